@@ -1,0 +1,1 @@
+"""Data: Kaldi data dirs, Lhotse manifests, features, training pipeline."""
