@@ -1,0 +1,57 @@
+"""vib-results-table: one Markdown table of EER / minDCF for system x back-end x trial list.
+
+Reads ``<exp>/<system>/scores_<backend>_<list>/metrics.json`` as written by
+``vib-compute-metrics --json`` (via steps/score_*.sh) and prints the table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+from vib.cli import VibError, make_parser, run
+
+
+def metrics_path(exp: str, system: str, backend: str, trial_list: str) -> str:
+    """Where steps/score_*.sh leave the metrics of one system, back-end and list."""
+    return os.path.join(exp, system, f"scores_{backend}_{trial_list}", "metrics.json")
+
+
+def results_table(exp: str, systems: Sequence[str], backends: Sequence[str], lists: Sequence[str]) -> str:
+    """Markdown table, one row per (list, back-end, system); EER in %, minDCF normalised."""
+    rows = ["| trial list | back-end | system | EER (%) | minDCF 0.01 | minDCF 0.001 |",
+            "|---|---|---|---:|---:|---:|"]
+    for trial_list in lists:
+        for backend in backends:
+            for system in systems:
+                path = metrics_path(exp, system, backend, trial_list)
+                if not os.path.isfile(path):
+                    raise VibError(f"missing metrics file '{path}' (run the scoring stage first)")
+                with open(path) as f:
+                    m = json.load(f)
+                try:
+                    rows.append(f"| {trial_list} | {backend} | {system} | {m['eer']:.2f} | "
+                                f"{m['min_dcf_0.01']:.3f} | {m['min_dcf_0.001']:.3f} |")
+                except KeyError as err:
+                    raise VibError(f"{path}: no field {err}") from err
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("vib-results-table", __doc__)
+    parser.add_argument("--systems", required=True, help="comma-separated system names (dirs under <exp>)")
+    parser.add_argument("--backends", required=True, help="comma-separated back-end names, e.g. cosine,asnorm,plda")
+    parser.add_argument("--lists", required=True, help="comma-separated trial list names, e.g. trials,trials_hard")
+    parser.add_argument("exp", help="experiment dir holding <system>/scores_<backend>_<list>/metrics.json")
+    opts = parser.parse_args(argv)
+    split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    print(results_table(opts.exp, split(opts.systems), split(opts.backends), split(opts.lists)), end="")
+    return 0
+
+
+def main_entry() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    main_entry()
