@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s vib-kaldi-to-lhotse: %(message)s")
     manifests = import_kaldi_data_dir(args.data_dir, args.out_dir, args.sample_rate, args.nj, args.skip_bad)
     logging.info("%s: %d utterances, %d recordings, %d speakers, %d skipped", args.data_dir, len(manifests.cuts),
-                 len(manifests.recordings), len(manifests.supervisions.speakers), len(manifests.skipped))
+                 len(manifests.recordings), len({s.speaker for s in manifests.supervisions}), len(manifests.skipped))
     return 0
 
 

@@ -175,9 +175,9 @@ def export_kaldi_data_dir(manifest_dir: str | os.PathLike, out_dir: str | os.Pat
     for name in ("recordings", "supervisions"):
         if not manifest_path(manifest_dir, name).is_file():
             raise VibError(f"missing manifest '{manifest_path(manifest_dir, name)}'")
-    recordings = RecordingSet.from_file(manifest_path(manifest_dir, "recordings"))
+    recordings = {rec.id: rec for rec in RecordingSet.from_file(manifest_path(manifest_dir, "recordings"))}
     supervisions = SupervisionSet.from_file(manifest_path(manifest_dir, "supervisions"))
-    wav_scp = {rec.id: wav_scp_value(rec) for rec in recordings}
+    wav_scp = {rec_id: wav_scp_value(rec) for rec_id, rec in recordings.items()}
     utt2spk, utt2lang, segments = {}, {}, {}
     whole = True
     for sup in supervisions:
