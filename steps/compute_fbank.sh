@@ -30,8 +30,11 @@ dir_abs=$(cd "$dir" && pwd -P)
 if [ -f "$dir/cuts.jsonl.gz" ] && [ "$dir/cuts.jsonl.gz" -nt "$data/cuts.jsonl.gz" ]; then
   log "$dir/cuts.jsonl.gz is up to date"
 else
-  vib-write-fbank-config "$dir"
-  parts=$(vib-split-cuts "$data/cuts.jsonl.gz" "$nj" "$dir/split$nj")
+  if [ -f "$dir/split$nj/num_parts" ]; then
+    parts=$(cat "$dir/split$nj/num_parts")
+  else
+    parts=$(vib-split-cuts --fbank-dir "$dir" "$data/cuts.jsonl.gz" "$nj" "$dir/split$nj")
+  fi
   log "computing fbank for $data in $parts parts -> $dir"
   pids=()
   for job in $(seq "$parts"); do
@@ -49,7 +52,9 @@ else
     grep -h ERROR "$dir"/log/fbank.*.log >&2 || true
     exit 1
   fi
-  vib-combine-cuts "$dir/cuts.jsonl.gz" $(for job in $(seq "$parts"); do echo "$dir/split$nj/fbank.$job.jsonl.gz"; done)
+  # gzip members concatenate into one valid .gz; the parts come from one manifest, so ids are unique
+  for job in $(seq "$parts"); do cat "$dir/split$nj/fbank.$job.jsonl.gz"; done >"$dir/cuts.jsonl.gz.tmp.$$"
+  mv "$dir/cuts.jsonl.gz.tmp.$$" "$dir/cuts.jsonl.gz"
   log "wrote $dir/cuts.jsonl.gz"
 fi
 

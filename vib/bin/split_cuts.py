@@ -7,22 +7,28 @@ from typing import Sequence
 from lhotse import CutSet
 
 from vib.cli import VibError, make_parser, run
-from vib.data.features import write_cuts
+from vib.data.features import read_fbank_config, write_cuts, write_fbank_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser(
         "vib-split-cuts",
         "Splits <cuts> into <nj> contiguous parts <out-dir>/cuts.JOB.jsonl.gz, JOB = 1..nj\n"
-        "(fewer when there are fewer cuts; the count is printed). Existing complete splits are kept.")
+        "(fewer when there are fewer cuts; the count is printed). Existing complete splits are kept.\n"
+        "With --fbank-dir, also writes <fbank-dir>/fbank.yaml (an existing one is completed with\n"
+        "the default options and otherwise kept) for the feature jobs and the training loader.")
     parser.add_argument("cuts")
     parser.add_argument("nj", type=int)
     parser.add_argument("out_dir")
+    parser.add_argument("--fbank-dir", default=None, help="feature dir to write fbank.yaml into")
     args = parser.parse_args(argv)
     if not Path(args.cuts).is_file():
         raise VibError(f"missing cut manifest '{args.cuts}'")
     if args.nj < 1:
         raise VibError(f"nj must be at least 1, got {args.nj}")
+    if args.fbank_dir:
+        Path(args.fbank_dir).mkdir(parents=True, exist_ok=True)
+        write_fbank_config(args.fbank_dir, read_fbank_config(args.fbank_dir))
     out = Path(args.out_dir)
     done = out / "num_parts"
     if done.is_file():

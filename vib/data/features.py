@@ -83,18 +83,6 @@ def write_cuts(cuts: CutSet | Iterable, path: str | os.PathLike) -> None:
             tmp.unlink()
 
 
-def combine_cut_parts(parts: list[str], out: str | os.PathLike) -> int:
-    """Concatenates part manifests into one cut manifest, checking ids are unique."""
-    cuts = CutSet.from_cuts(c for p in parts for c in CutSet.from_file(p))
-    seen: set[str] = set()
-    for cut in cuts:
-        if cut.id in seen:
-            raise VibError(f"utterance '{cut.id}' appears in more than one of {', '.join(parts)}")
-        seen.add(cut.id)
-    write_cuts(cuts, out)
-    return len(seen)
-
-
 def export_kaldi_feats(cuts_path: str | os.PathLike, wspecifier: str) -> int:
     """Writes the stored features of every cut as a Kaldi table (float32 matrices [T, 80])."""
     count = 0
