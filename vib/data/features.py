@@ -60,6 +60,7 @@ def compute_fbank_part(cuts_in: str | os.PathLike, storage: str | os.PathLike, c
     extractor = fbank_extractor(config)
     cuts = CutSet.from_file(cuts_in)
     done = []
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
     with LilcomChunkyWriter(storage) as writer:
         for cut in tqdm(cuts, desc=f"fbank {Path(cuts_in).name}", unit="utt", mininterval=10):
             try:
@@ -74,6 +75,7 @@ def compute_fbank_part(cuts_in: str | os.PathLike, storage: str | os.PathLike, c
 def write_cuts(cuts: CutSet | Iterable, path: str | os.PathLike) -> None:
     """Writes a cut manifest under a temporary name and renames it."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name.split('.')[0]}.tmp{os.getpid()}.jsonl.gz")
     try:
         CutSet.from_cuts(cuts).to_file(tmp)
