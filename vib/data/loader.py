@@ -26,6 +26,7 @@ from lhotse import CutSet, RecordingSet
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vib.cli import VibError
+from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
 from vib.data.features import fbank_batch, fbank_extractor, num_frames, read_fbank_config
 from vib.io.tables import atomic_output
@@ -170,9 +171,9 @@ class CropDataset(Dataset):
         return torch.from_numpy(np.stack(out).astype(np.float32))
 
     def _read(self, cut, start: int, length: int) -> np.ndarray:
-        sr = cut.sampling_rate
+        first = int(round(cut.start * cut.sampling_rate)) + start
         try:
-            audio = cut.truncate(offset=start / sr, duration=length / sr, preserve_id=True).load_audio()[0]
+            audio = read_samples(cut.recording, first, length)
         except Exception as err:  # audio backends raise many types; name the utterance
             raise VibError(f"utterance '{cut.id}' (audio '{cut.recording.sources[0].source}'): "
                            f"cannot read audio: {err}") from err
@@ -181,10 +182,9 @@ class CropDataset(Dataset):
     def _segment(self, recording, offset_fraction: float, length: int) -> np.ndarray:
         """A ``length``-sample piece of an augmentation recording from a random offset, tiled if short."""
         if recording.num_samples <= length:
-            return np.resize(recording.load_audio()[0], length)
+            return np.resize(read_samples(recording, 0), length)
         start = int(offset_fraction * (recording.num_samples - length))
-        sr = recording.sampling_rate
-        return _fit(recording.load_audio(offset=start / sr, duration=length / sr)[0], length)
+        return _fit(read_samples(recording, start, length), length)
 
     def _augmented(self, plan: BatchPlan) -> torch.Tensor:
         n = self.crop_samples
@@ -196,7 +196,7 @@ class CropDataset(Dataset):
             else:
                 wave = _fit(speed_perturb(self._read(cut, start, int(np.ceil(n * speed))), speed), n)
             if plan.reverb[row] >= 0:
-                wave = reverberate(wave, self.sources["reverb"][plan.reverb[row]].load_audio()[0])
+                wave = reverberate(wave, read_samples(self.sources["reverb"][plan.reverb[row]], 0))
             waves[row] = wave
         for kind, (idx, offsets, snr) in plan.additive.items():
             rows = np.flatnonzero(idx[:, 0] >= 0)
