@@ -127,6 +127,7 @@ def test_duplicate_ids_are_an_error(tmp_path):
         import_kaldi_data_dir(tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_round_trip_and_error_line(kaldi_dir, tmp_path):
     proc = run_bash(f"vib-kaldi-to-lhotse --nj 2 {kaldi_dir} && vib-lhotse-to-kaldi {kaldi_dir} {tmp_path}/back")
     assert proc.returncode == 0, proc.stderr

@@ -14,6 +14,7 @@ the whole batch in one call.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -227,6 +228,12 @@ def _fit_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.cat([feats, feats[:, -1:].expand(-1, frames - feats.shape[1], -1)], dim=1)
 
 
+@functools.lru_cache(maxsize=2)
+def _load_cuts(path: str, mtime_ns: int) -> list:
+    """The cuts of a manifest, kept across epochs (a new loader is built per epoch)."""
+    return list(CutSet.from_file(path))
+
+
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
@@ -251,7 +258,7 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
         raise VibError(f"batch_size and crop_frames must be positive, got {batch_size}, {crop_frames}")
     aug = parse_augment_config(augment) if augment is not None else None
     fbank_config = read_fbank_config(Path(cuts_path).parent)
-    all_cuts = list(CutSet.from_file(cuts_path))
+    all_cuts = _load_cuts(str(Path(cuts_path).resolve()), Path(cuts_path).stat().st_mtime_ns)
     speakers = _speakers(all_cuts, cuts_path)
     factors = aug.speed_factors if aug is not None and aug.speed_prob > 0 else ()
     for name in sorted({speed_class(s, f) for s in set(speakers) for f in factors} | set(speakers)):
