@@ -7,7 +7,7 @@ import pytest
 from lhotse import CutSet
 
 from tests.conftest import REPO
-from tests.data.audio_fixtures import make_voxceleb_tree
+from tests.data.audio_fixtures import make_voxceleb_tree, write_wav
 from vib.cli import VibError
 from vib.data.kaldi_dir import read_kaldi_data_dir
 
@@ -83,3 +83,10 @@ def test_missing_inputs_are_clear_errors(vox, tmp_path, args, message):
     fill = {"root": tmp_path, "test": vox["vox1_test"], "lists": vox["lists"]}
     with pytest.raises(VibError, match=message):
         prepare_voxceleb.main([str(tmp_path / "out")] + [a.format(**fill) for a in args])
+
+
+def test_two_files_with_one_utterance_id_is_an_error(tmp_path):
+    write_wav(tmp_path / "id10001" / "vid" / "00001.wav", 0.5, 1)
+    (tmp_path / "id10001" / "vid" / "00001.m4a").write_bytes(b"")
+    with pytest.raises(VibError, match="utterance id 'id10001-vid-00001' comes from two files"):
+        prepare_voxceleb.scan_audio_tree(tmp_path)
