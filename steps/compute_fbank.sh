@@ -30,6 +30,10 @@ dir_abs=$(cd "$dir" && pwd -P)
 if [ -f "$dir/cuts.jsonl.gz" ] && [ "$dir/cuts.jsonl.gz" -nt "$data/cuts.jsonl.gz" ]; then
   log "$dir/cuts.jsonl.gz is up to date"
 else
+  if [ -f "$dir/split$nj/num_parts" ] && [ "$data/cuts.jsonl.gz" -nt "$dir/split$nj/num_parts" ]; then
+    log "$data/cuts.jsonl.gz changed since $dir/split$nj was made; starting again"
+    rm -r "${dir:?}/split$nj"
+  fi
   if [ -f "$dir/split$nj/num_parts" ]; then
     parts=$(cat "$dir/split$nj/num_parts")
   else
