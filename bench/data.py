@@ -14,6 +14,7 @@ a temporary dir, then prints, each beside a baseline measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,7 @@ def main() -> None:
         print(f"loader crops/s (200 frames, batch {args.batch_size}): stored features, 0 workers: {stored:.0f}"
               f" | augmented on the fly, 0 workers: {aug_single:.0f}"
               f" | augmented, {args.workers} workers: {aug_workers:.0f} ({aug_workers / aug_single:.2f}x)")
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other jobs skew these figures)")
 
 
 if __name__ == "__main__":
