@@ -1,0 +1,138 @@
+"""The training loader: crops, labels, augmentation path, determinism, rank shares, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lhotse import AudioSource, CutSet, RecordingSet
+from lhotse.utils import fastcopy
+
+from tests.data.conftest import SPEAKERS
+from vib.cli import VibError
+from vib.data.loader import BatchPlan, build_spk2id, build_train_loader
+
+
+def _cuts(corpus):
+    return str(corpus / "fbank" / "cuts.jsonl.gz")
+
+
+def _batches(loader):
+    return [(x.clone(), y.clone()) for x, y in loader]
+
+
+def _full_aug(manifests):
+    return {"speed": {"prob": 0.5, "factors": [0.9, 1.1]},
+            "reverb": {"prob": 0.5, "rirs": str(manifests / "rir.jsonl.gz")},
+            "noise": {"prob": 0.5, "recordings": str(manifests / "noise.jsonl.gz"), "snr": [0, 15]},
+            "music": {"prob": 0.3, "recordings": str(manifests / "music.jsonl.gz"), "snr": [5, 15]},
+            "babble": {"prob": 0.5, "recordings": str(manifests / "speech.jsonl.gz"), "snr": [13, 20],
+                       "speakers": [2, 3]}}
+
+
+def test_build_spk2id_sorted_with_speed_classes(fbank_corpus):
+    assert build_spk2id(_cuts(fbank_corpus)) == {s: i for i, s in enumerate(SPEAKERS)}
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    assert spk2id["spkD"] == 3 and spk2id["spkA_sp0.9"] == 4 and spk2id["spkD_sp1.1"] == 11 and len(spk2id) == 12
+
+
+def test_stored_crops_are_slices_of_the_stored_features(fbank_corpus):
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=4, epoch_size=12, seed=1)
+    cuts = loader.dataset.cuts
+    batches = 0
+    for plan, (feats, labels) in zip(loader.sampler, loader):
+        assert feats.shape == (4, 200, 80) and feats.dtype == torch.float32 and labels.dtype == torch.int64
+        for row, (index, start) in enumerate(zip(plan.cut, plan.start)):
+            full = cuts[index].load_features()
+            np.testing.assert_allclose(feats[row].numpy(), full[start:start + 200], atol=1e-5)
+            assert labels[row] == spk2id[cuts[index].supervisions[0].speaker]
+        batches += 1
+    assert batches == 3
+
+
+def test_on_the_fly_fbank_matches_stored_features(fbank_corpus):
+    """With augmentation on but nothing drawn, on-the-fly fbank equals the stored one."""
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    dataset = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, augment={}).dataset
+    plan = BatchPlan(cut=np.array([0, 5]), label=np.array([0, 1]), speed=np.ones(2), start=np.array([160 * 7, 0]),
+                     reverb=np.array([-1, -1]), additive={})
+    feats, _ = dataset[plan]
+    for row, frame in enumerate((7, 0)):
+        stored = dataset.cuts[plan.cut[row]].load_features()[frame:frame + 200]
+        # interior frames: the crop's first/last frames see padding instead of neighbouring audio
+        np.testing.assert_allclose(feats[row, 2:-2].numpy(), stored[2:-2], atol=0.02)
+
+
+def test_deterministic_for_seed_epoch_rank_and_any_worker_count(fbank_corpus, augment_manifests):
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    kwargs = dict(batch_size=4, augment=_full_aug(augment_manifests), epoch_size=8, seed=5)
+    first = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, **kwargs))
+    again = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, num_workers=2, **kwargs))
+    other = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, epoch=1, **kwargs))
+    for (x1, y1), (x2, y2) in zip(first, again):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(first, other))
+    assert all(torch.isfinite(x).all() for x, _ in first)
+
+
+def test_ranks_get_disjoint_shares(fbank_corpus):
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    shares = []
+    for rank in range(3):
+        loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, epoch_size=12, seed=3,
+                                    rank=rank, world_size=3)
+        shares.append({int(i) for plan in loader.sampler for i in plan.cut})
+    assert all(len(s) == 4 for s in shares)
+    assert set.union(*shares) == set(range(12)) and sum(len(s) for s in shares) == 12
+    with pytest.raises(VibError, match="rank 3 is outside world size 3"):
+        build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, rank=3, world_size=3)
+
+
+def test_speed_perturbed_crops_get_their_own_classes(fbank_corpus, augment_manifests):
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    aug = {"speed": {"prob": 1.0, "factors": [0.9, 1.1]}}
+    loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=4, augment=aug, epoch_size=12, seed=2)
+    id2spk = {i: s for s, i in spk2id.items()}
+    for plan, (_, labels) in zip(loader.sampler, loader):
+        for index, speed, label in zip(plan.cut, plan.speed, labels.tolist()):
+            assert id2spk[label] == f"{loader.dataset.cuts[index].supervisions[0].speaker}_sp{speed:g}"
+
+
+def test_short_utterances_are_skipped_counted_and_listed(fbank_corpus, caplog):
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2)
+    assert len(loader.dataset.cuts) == 12 and "skipped 1 cut(s)" in caplog.text
+    assert (fbank_corpus / "fbank" / "too_short_for_crop200").read_text().startswith("spkA-short\t1.000")
+    with pytest.raises(VibError, match="no cut is long enough for a crop of 400 frames"):
+        build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, crop_frames=400)
+
+
+def test_bad_loader_inputs(fbank_corpus, augment_manifests, tmp_path):
+    with pytest.raises(VibError, match="class 'spkD' .* is not in spk2id"):
+        build_train_loader(_cuts(fbank_corpus), {"spkA": 0, "spkB": 1, "spkC": 2}, batch_size=2)
+    with pytest.raises(VibError, match="class 'spkA_sp1.1'"):
+        build_train_loader(_cuts(fbank_corpus), build_spk2id(_cuts(fbank_corpus)), batch_size=2,
+                           augment={"speed": {"prob": 0.5, "factors": [1.1]}})
+    with pytest.raises(VibError, match="fewer than one batch"):
+        build_train_loader(_cuts(fbank_corpus), build_spk2id(_cuts(fbank_corpus)), batch_size=64)
+    with pytest.raises(VibError, match="missing cut manifest"):
+        build_train_loader(str(tmp_path / "none.jsonl.gz"), {}, batch_size=2)
+    # audio that disappeared after feature extraction: the error names utterance and file
+    cuts = CutSet.from_file(_cuts(fbank_corpus)).to_eager()
+    cut = cuts[0] if cuts[0].duration > 2 else cuts[1]
+    gone = AudioSource(type="file", channels=[0], source=str(tmp_path / "gone.wav"))
+    moved = fastcopy(cut, recording=fastcopy(cut.recording, sources=[gone]))
+    (tmp_path / "fbank").mkdir()
+    CutSet.from_cuts(moved if c.id == cut.id else c for c in cuts).to_file(tmp_path / "fbank" / "cuts.jsonl.gz")
+    loader = build_train_loader(str(tmp_path / "fbank" / "cuts.jsonl.gz"), build_spk2id(_cuts(fbank_corpus)),
+                                batch_size=12, augment={})
+    with pytest.raises(VibError, match=f"utterance '{cut.id}' .*gone.wav"):
+        next(iter(loader))
+
+
+def test_augmentation_manifests_from_musan_and_rirs_trees(augment_manifests):
+    counts = {k: len(RecordingSet.from_file(augment_manifests / f"{k}.jsonl.gz"))
+              for k in ("noise", "music", "speech", "rir")}
+    assert counts == {"noise": 2, "music": 2, "speech": 2, "rir": 6}
+    rir_ids = {r.id for r in RecordingSet.from_file(augment_manifests / "rir.jsonl.gz")}
+    assert "mediumroom-Room001-00002" in rir_ids
