@@ -1,0 +1,96 @@
+"""vib-score-norm: z-, t-, s-norm and adaptive s-norm of a score file with a cohort."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from vib.backend.cosine import unit_rows
+from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
+from vib.backend.score_norm import METHODS, cohort_stats, normalize
+from vib.backend.trials import read_scores, write_scores
+from vib.backend.vectors import load_vectors
+from vib.bin.plda_scoring import add_plda_options, enroll_counts
+from vib.cli import VibError, make_parser, run
+from vib.io.kaldi_objects import read_plda
+
+USAGE = """vib-score-norm [options] <cohort-rspecifier> <enroll-rspecifier> <test-rspecifier> <scores-rxfilename> <scores-wxfilename>
+e.g.: vib-score-norm --method=asnorm --top-n=300 scp:train/spk_xvector.scp scp:test/xvector.scp scp:test/xvector.scp scores scores_asnorm
+Cohort scores use cosine, or PLDA with --plda (then --num-utts etc. as in vib-plda-scoring)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    prog = "vib-score-norm"
+    parser = make_parser(prog, "Normalises scores with cohort statistics of the enrollment and test "
+                         "sides (std with ddof 0).", USAGE)
+    parser.add_argument("--method", default="asnorm", choices=METHODS, help="(default: asnorm)")
+    parser.add_argument("--top-n", type=int, default=300,
+                        help="cohort scores kept per side for asnorm (default: 300)")
+    parser.add_argument("--plda", default="", help="score the cohort with this PLDA instead of cosine")
+    add_plda_options(parser)
+    for name in ("cohort", "enroll", "test", "scores_in", "scores_out"):
+        parser.add_argument(name)
+    opts = parser.parse_args(argv)
+    if opts.top_n < 1:
+        raise VibError(f"--top-n must be positive, got {opts.top_n}")
+    enroll_keys, trial_test, scores = read_scores(opts.scores_in)
+    cohort_keys, cohort = load_vectors(opts.cohort)
+    e_keys, enroll = load_vectors(opts.enroll, cohort.shape[1])
+    t_keys, test = load_vectors(opts.test, cohort.shape[1])
+    if opts.plda:
+        plda = read_plda(opts.plda)
+        norm = dict(normalize_length=opts.normalize_length, simple_length_norm=opts.simple_length_normalization)
+        counts, _ = enroll_counts(opts.num_utts, e_keys, False, prog)
+        e_left, e_off = llr_enroll_side(plda, transform_vectors(plda, enroll, counts, **norm), counts)
+        c_right = llr_test_side(transform_vectors(plda, cohort, 1, **norm))
+        c_left, c_off = llr_enroll_side(plda, transform_vectors(plda, cohort, 1, **norm), 1)
+        t_right = llr_test_side(transform_vectors(plda, test, 1, **norm))
+        enroll_side = (e_left, c_right, e_off)
+        test_side = (t_right, c_left, None)  # t-norm: cohort enrolled, test as the probe
+    else:
+        c_unit = unit_rows(cohort, cohort_keys)
+        enroll_side = (unit_rows(enroll, e_keys), c_unit, None)
+        test_side = (unit_rows(test, t_keys), c_unit, None)
+    top_n = opts.top_n if opts.method == "asnorm" else None
+    e_row = {k: i for i, k in enumerate(e_keys)}
+    t_row = {k: i for i, k in enumerate(t_keys)}
+    missing = [k for k in enroll_keys if k not in e_row] + [k for k in trial_test if k not in t_row]
+    if missing:
+        raise VibError(f"{opts.scores_in}: no vector for key '{missing[0]}'")
+    ei = np.array([e_row[k] for k in enroll_keys], dtype=np.int64)
+    ti = np.array([t_row[k] for k in trial_test], dtype=np.int64)
+    e_stats = t_stats = None
+    if opts.method != "tnorm":
+        left, right, off = enroll_side
+        mean, std = cohort_stats(left, right, off, top_n)
+        e_stats = (mean[ei], std[ei])
+    if opts.method != "znorm":
+        probe, cohort_left, cohort_off = test_side
+        if opts.plda:
+            mean, std = cohort_stats_columns(cohort_left, probe, cohort_off, top_n)
+        else:
+            mean, std = cohort_stats(probe, cohort_left, None, top_n)
+        t_stats = (mean[ti], std[ti])
+    write_scores(opts.scores_out, enroll_keys, trial_test, normalize(scores, opts.method, e_stats, t_stats))
+    print(f"{prog}: LOG: {opts.method} of {len(scores)} scores with a cohort of {len(cohort_keys)}",
+          file=sys.stderr)
+    return 0
+
+
+def cohort_stats_columns(cohort_left: np.ndarray, probe_right: np.ndarray, cohort_offset: np.ndarray,
+                         top_n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Stats of each probe over the cohort when the cohort is the enrolled side (PLDA t-norm)."""
+    # score(c, t) = cohort_left[c] . probe_right[t] + offset[c]; as rows per probe:
+    # probe_right[t] . cohort_left[c] + offset[c] -> append a ones column to carry the offset.
+    left = np.concatenate([probe_right, np.ones((probe_right.shape[0], 1))], axis=1)
+    right = np.concatenate([cohort_left, cohort_offset[:, None]], axis=1)
+    return cohort_stats(left, right, None, top_n)
+
+
+def main_entry() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    run(main)
