@@ -1,7 +1,7 @@
 """Detection metrics from target / non-target scores: DET points, EER, minDCF, actDCF, Cllr.
 
-Everything sorts the scores once and uses cumulative sums, so 10^7 scores take
-seconds. A decision accepts a trial when its score is above the threshold; tied
+Everything sorts the scores once (values only) and uses cumulative sums, so 10^7
+scores take about a second. A decision accepts a trial when its score is above the threshold; tied
 scores move together (one operating point per distinct score).
 """
 from __future__ import annotations
@@ -28,23 +28,26 @@ def det_points(tar: np.ndarray, non: np.ndarray) -> tuple[np.ndarray, np.ndarray
     score <= the k-th smallest distinct score, which is its threshold.
     """
     tar, non = _check(tar, non)
-    scores = np.concatenate([tar, non])
-    is_tar = np.concatenate([np.ones(tar.size, bool), np.zeros(non.size, bool)])
-    order = np.argsort(scores, kind="stable")
-    scores, is_tar = scores[order], is_tar[order]
+    scores = np.sort(np.concatenate([tar, non]))  # values only: much faster than an argsort
     last_of_tie = np.flatnonzero(np.append(scores[1:] != scores[:-1], True))
-    tar_rejected = np.cumsum(is_tar)[last_of_tie]
+    thresholds = scores[last_of_tie]
+    # targets rejected at each threshold: each target lands on the threshold equal to it
+    tar_rejected = np.cumsum(np.bincount(np.searchsorted(thresholds, tar), minlength=thresholds.size))
     non_rejected = (last_of_tie + 1) - tar_rejected
     p_miss = np.concatenate([[0.0], tar_rejected / tar.size])
     p_fa = np.concatenate([[1.0], 1.0 - non_rejected / non.size])
-    thresholds = np.concatenate([[-np.inf], scores[last_of_tie]])
+    thresholds = np.concatenate([[-np.inf], thresholds])
     return p_miss, p_fa, thresholds
 
 
 def eer(tar: np.ndarray, non: np.ndarray) -> float:
     """Equal error rate (a fraction): where p_miss and p_fa cross, interpolating linearly
     between the two operating points that straddle the crossing."""
-    p_miss, p_fa, _ = det_points(tar, non)
+    return eer_from_points(*det_points(tar, non)[:2])
+
+
+def eer_from_points(p_miss: np.ndarray, p_fa: np.ndarray) -> float:
+    """:func:`eer` from the operating points of :func:`det_points`."""
     diff = p_miss - p_fa  # rises from -1 to +1
     k = int(np.argmax(diff >= 0))
     if diff[k] == 0 or k == 0:
@@ -55,7 +58,12 @@ def eer(tar: np.ndarray, non: np.ndarray) -> float:
 
 def min_dcf(tar: np.ndarray, non: np.ndarray, p_target: float, c_miss: float = 1.0, c_fa: float = 1.0) -> float:
     """Minimum over thresholds of (c_miss p p_miss + c_fa (1 - p) p_fa) / min(c_miss p, c_fa (1 - p))."""
-    p_miss, p_fa, _ = det_points(tar, non)
+    return min_dcf_from_points(*det_points(tar, non)[:2], p_target, c_miss, c_fa)
+
+
+def min_dcf_from_points(p_miss: np.ndarray, p_fa: np.ndarray, p_target: float, c_miss: float = 1.0,
+                        c_fa: float = 1.0) -> float:
+    """:func:`min_dcf` from the operating points of :func:`det_points`."""
     cost = c_miss * p_target * p_miss + c_fa * (1 - p_target) * p_fa
     return float(cost.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
 
@@ -79,11 +87,12 @@ def cllr(tar_llr: np.ndarray, non_llr: np.ndarray) -> float:
 
 def compute_metrics(tar: np.ndarray, non: np.ndarray, p_targets: tuple[float, ...] = (0.01, 0.001),
                     llr: bool = False) -> dict[str, float]:
-    """EER (%), minDCF per p-target, and with ``llr`` actDCF per p-target and Cllr."""
-    out: dict[str, float] = {"eer": 100.0 * eer(tar, non), "num_target": int(np.size(tar)),
+    """EER (%), minDCF per p-target, and with ``llr`` actDCF per p-target and Cllr (one sort)."""
+    p_miss, p_fa, _ = det_points(tar, non)
+    out: dict[str, float] = {"eer": 100.0 * eer_from_points(p_miss, p_fa), "num_target": int(np.size(tar)),
                              "num_nontarget": int(np.size(non))}
     for p in p_targets:
-        out[f"min_dcf_{p:g}"] = min_dcf(tar, non, p)
+        out[f"min_dcf_{p:g}"] = min_dcf_from_points(p_miss, p_fa, p)
         if llr:
             out[f"act_dcf_{p:g}"] = act_dcf(tar, non, p)
     if llr:

@@ -6,8 +6,8 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from tests.backend.conftest import speaker_data
-from vib.backend.plda import (em_iteration, estimate_plda, llr_enroll_side, llr_test_side,
-                              plda_from_covariances, plda_stats, smooth_within_class, transform_vectors)
+from vib.backend.plda import (em_iteration, estimate_plda, llr_enroll_side, llr_terms, llr_test_side,
+                              plda_from_covariances, plda_trial_scores, plda_stats, smooth_within_class, transform_vectors)
 from vib.backend.scoring import score_trials
 from vib.cli import VibError
 from vib.io.kaldi_objects import Plda
@@ -140,10 +140,11 @@ def test_llr_with_length_norm_matches_per_trial_loop(trained, simple):
     u_t = transform_vectors(trained, test, 1, normalize_length=True, simple_length_norm=simple)
     for e in range(5):
         np.testing.assert_allclose(u_e[e], kaldi_transform(trained, enroll[e], counts[e], simple), rtol=1e-5)
-    left, off = llr_enroll_side(trained, u_e, counts)
     ei = rng.integers(0, 5, 30)
     ti = rng.integers(0, 7, 30)
-    scores = score_trials(left, llr_test_side(u_t), ei, ti, off)
+    scores = plda_trial_scores(llr_terms(trained, u_e, counts), u_t, ei, ti)
+    left, off = llr_enroll_side(trained, u_e, counts)  # the single-dot-product form gives the same
+    np.testing.assert_allclose(score_trials(left, llr_test_side(u_t), ei, ti, off), scores, rtol=1e-12, atol=1e-12)
     ref = [kaldi_llr(trained, u_e[e].astype(float), counts[e], u_t[t].astype(float)) for e, t in zip(ei, ti)]
     np.testing.assert_allclose(scores, ref, rtol=1e-9, atol=1e-9)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vib.backend.mean import sum_by_group
 from vib.cli import VibError
 
 
@@ -37,9 +38,7 @@ def compute_lda(vectors: np.ndarray, speaker: np.ndarray, dim: int, total_covari
     mean = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
     centered = (vectors.astype(np.float32) - mean).astype(np.float64)
     counts = np.bincount(speaker, minlength=num_spk).astype(np.float64)
-    spk_sums = np.zeros((num_spk, in_dim))
-    np.add.at(spk_sums, speaker, centered)
-    spk_means = spk_sums / counts[:, None]
+    spk_means = sum_by_group(centered, speaker, num_spk) / counts[:, None]
     total = centered.T @ centered / num
     between = (spk_means * counts[:, None]).T @ spk_means / num
     within = total - between

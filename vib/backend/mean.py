@@ -2,6 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+
+
+def sum_by_group(vectors: np.ndarray, group: np.ndarray, num_groups: int) -> np.ndarray:
+    """Row sums per group: vectors [N, D], group [N] in 0..G-1 -> float64 [G, D] (a sparse one-hot product)."""
+    one_hot = sparse.csr_matrix((np.ones(group.shape[0]), (group, np.arange(group.shape[0]))),
+                                shape=(num_groups, group.shape[0]))
+    return np.asarray(one_hot @ vectors.astype(np.float64))
 
 
 def global_mean(vectors: np.ndarray) -> np.ndarray:
@@ -33,7 +41,6 @@ def speaker_means(spk2utt: dict[str, list[str]], row_of: dict[str, int], vectors
             rows.extend(found)
             speakers.append(spk)
     counts = np.bincount(np.asarray(owner, dtype=np.int64), minlength=len(speakers))
-    sums = np.zeros((len(speakers), vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, np.asarray(owner, dtype=np.int64), vectors[np.asarray(rows, dtype=np.int64)])
+    sums = sum_by_group(vectors[np.asarray(rows, dtype=np.int64)], np.asarray(owner, dtype=np.int64), len(speakers))
     means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
     return speakers, means, counts, missing

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from vib.backend.mean import sum_by_group
+from vib.backend.scoring import score_trials
 from vib.cli import VibError
 from vib.io.kaldi_objects import Plda
 
@@ -47,9 +49,7 @@ def plda_stats(vectors: np.ndarray, speaker: np.ndarray) -> PldaStats:
         raise VibError("No speakers with multiple utterances, unable to estimate PLDA.")
     if num <= dim:
         raise VibError(f"Too little data for iVector dimension: {num} vectors for dimension {dim}")
-    sums = np.zeros((counts.size, dim))
-    np.add.at(sums, speaker, x)
-    means = sums / counts[:, None]
+    means = sum_by_group(x, speaker, counts.size) / counts[:, None]
     centered = x - means[speaker]
     order = np.argsort(counts, kind="stable")
     return PldaStats(counts[order], means[order], centered.T @ centered)
@@ -61,23 +61,32 @@ def em_iteration(stats: PldaStats, within: np.ndarray, between: np.ndarray) -> t
     For each speaker mean m (global mean removed) with n vectors:
     M = (B^-1 + n W^-1)^-1, w = M n W^-1 m;  B_stats += M + w w^T;
     W_stats += n (M + (m - w)(m - w)^T); W_stats also holds the within scatter.
+    Kaldi inverts one matrix per distinct n; here all speakers are done at once in the
+    basis A (A W A^T = I, A B A^T = diag(lam)) where every M is diagonal:
+    M_A = lam / (1 + n lam) and w_A = n lam / (1 + n lam) * m_A. Same update, no loop.
     """
     centered = stats.means - stats.means.mean(axis=0)
-    within_inv = np.linalg.inv(within)
-    between_inv = np.linalg.inv(between)
-    w_stats = stats.scatter.copy()
-    b_stats = np.zeros_like(w_stats)
-    for n in np.unique(stats.counts):
-        group = centered[stats.counts == n]
-        mixed = np.linalg.inv(between_inv + n * within_inv)
-        w = group @ (n * within_inv) @ mixed  # rows: (M n W^-1 m)^T, both matrices symmetric
-        diff = group - w
-        b_stats += len(group) * mixed + w.T @ w
-        w_stats += n * (len(group) * mixed + diff.T @ diff)
+    chol = np.linalg.cholesky(within)
+    chol_inv = np.linalg.solve(chol, np.eye(within.shape[0]))
+    lam, u = np.linalg.eigh(_sym(chol_inv @ between @ chol_inv.T))
+    lam = np.maximum(lam, 0.0)
+    to_a, from_a = u.T @ chol_inv, chol @ u  # A and A^-1
+    m_a = centered @ to_a.T  # [S, D]
+    n = stats.counts[:, None].astype(np.float64)
+    mixed = lam / (1.0 + n * lam)  # diagonal of each M in basis A, [S, D]
+    w_a = n * mixed * m_a
+    resid = np.sqrt(n) * (m_a - w_a)
+    b_stats_a = np.diag(mixed.sum(axis=0)) + w_a.T @ w_a
+    w_stats_a = np.diag((n * mixed).sum(axis=0)) + resid.T @ resid
     num_spk = stats.counts.size
     w_count = float(stats.counts.sum() - num_spk) + num_spk
-    within_new, between_new = w_stats / w_count, b_stats / num_spk
-    return (within_new + within_new.T) / 2, (between_new + between_new.T) / 2
+    within_new = (stats.scatter + from_a @ w_stats_a @ from_a.T) / w_count
+    between_new = from_a @ b_stats_a @ from_a.T / num_spk
+    return _sym(within_new), _sym(between_new)
+
+
+def _sym(mat: np.ndarray) -> np.ndarray:
+    return (mat + mat.T) / 2
 
 
 def plda_from_covariances(mean: np.ndarray, within: np.ndarray, between: np.ndarray) -> Plda:
@@ -86,7 +95,7 @@ def plda_from_covariances(mean: np.ndarray, within: np.ndarray, between: np.ndar
     chol = np.linalg.cholesky(within)
     t1 = np.linalg.solve(chol, np.eye(within.shape[0]))
     between_proj = t1 @ between @ t1.T
-    s, u = np.linalg.eigh((between_proj + between_proj.T) / 2)
+    s, u = np.linalg.eigh(_sym(between_proj))
     order = np.argsort(-s, kind="stable")
     s, u = np.maximum(s[order], 0.0), u[:, order]
     return Plda(mean, u.T @ t1, s)
@@ -136,23 +145,50 @@ def transform_vectors(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray 
     return u.astype(np.float32)
 
 
+@dataclass
+class LlrTerms:
+    """Plda::LogLikelihoodRatio split into enrollment-side terms:
+    llr(e, t) = linear[e] . t + quad[group[e]] . t^2 + offset[e].
+
+    With a = n psi / (n psi + 1), v = 1 + psi / (n psi + 1), m = a e (n vectors averaged):
+    linear = m / v; quad = (1/(1 + psi) - 1/v) / 2, which depends only on n, so it is kept
+    once per distinct n (``group`` maps enrollments to rows of quad);
+    offset = sum(log((1 + psi)/v) - m^2 / v) / 2. Shapes [E, D], [G, D], [E], [E]; float64.
+    """
+
+    linear: np.ndarray
+    quad: np.ndarray
+    group: np.ndarray
+    offset: np.ndarray
+
+
+def llr_terms(plda: Plda, enroll: np.ndarray, num_examples: np.ndarray | int = 1) -> LlrTerms:
+    """:class:`LlrTerms` of transformed enrollment vectors [E, D], each an average of n vectors."""
+    e = enroll.astype(np.float64)
+    n_all = np.broadcast_to(np.asarray(num_examples, dtype=np.float64), (e.shape[0],))
+    distinct, group = np.unique(n_all, return_inverse=True)
+    psi = plda.psi[None, :]
+    var_g = 1.0 + psi / (distinct[:, None] * psi + 1.0)            # [G, D]
+    scale_g = distinct[:, None] * psi / (distinct[:, None] * psi + 1.0)
+    m = scale_g[group] * e
+    var = var_g[group]
+    offset = 0.5 * np.sum(np.log((1.0 + psi) / var) - m * m / var, axis=1)
+    return LlrTerms(m / var, 0.5 * (1.0 / (1.0 + psi) - 1.0 / var_g), group.reshape(-1), offset)
+
+
 def llr_enroll_side(plda: Plda, enroll: np.ndarray, num_examples: np.ndarray | int = 1
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Plda::LogLikelihoodRatio split so that llr(e, t) = left[e] . [t, t^2] + offset[e].
+    """The same terms as one dot product: llr(e, t) = left[e] . [t, t^2] + offset[e].
+    Returns left [E, 2D] and offset [E] (pair with :func:`llr_test_side`)."""
+    terms = llr_terms(plda, enroll, num_examples)
+    return np.concatenate([terms.linear, terms.quad[terms.group]], axis=1), terms.offset
 
-    enroll [E, D] transformed enrollment vectors, each an average of n vectors.
-    With a = n psi / (n psi + 1), v = 1 + psi / (n psi + 1), m = a e:
-    left = [m / v, (1/(1 + psi) - 1/v) / 2], offset = sum(log((1 + psi)/v) - m^2 / v) / 2.
-    Returns left [E, 2D] and offset [E], float64.
-    """
-    e = enroll.astype(np.float64)
-    n = np.broadcast_to(np.asarray(num_examples, dtype=np.float64), (e.shape[0],))[:, None]
-    psi = plda.psi[None, :]
-    var = 1.0 + psi / (n * psi + 1.0)
-    m = n * psi / (n * psi + 1.0) * e
-    left = np.concatenate([m / var, 0.5 * (1.0 / (1.0 + psi) - 1.0 / var)], axis=1)
-    offset = 0.5 * np.sum(np.log((1.0 + psi) / var) - m * m / var, axis=1)
-    return left, offset
+
+def plda_trial_scores(terms: LlrTerms, test: np.ndarray, ei: np.ndarray, ti: np.ndarray) -> np.ndarray:
+    """LLRs [M] of trials (ei[k], ti[k]) given enrollment terms and transformed test vectors [T, D]."""
+    t = test.astype(np.float64)
+    quad_by_test = (t * t) @ terms.quad.T  # [T, G]
+    return score_trials(terms.linear, t, ei, ti, terms.offset) + quad_by_test[ti, terms.group[ei]]
 
 
 def llr_test_side(test: np.ndarray) -> np.ndarray:

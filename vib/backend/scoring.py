@@ -14,7 +14,9 @@ import numpy as np
 
 _BLOCK_ROWS = 256       # enrollment vectors per block
 _GATHER_CHUNK = 32768   # trials per gathered chunk in the sparse path
-_DENSITY = 0.25         # use a matrix product when trials fill >= 1/4 of the block's rectangle
+# A matrix product does ~30x more multiply-adds per second than row-wise dots on gathered
+# rows, so it wins whenever the trials fill more than ~1/32 of the block's rectangle.
+_DENSITY = 1 / 32
 
 
 def _row_dots(left: np.ndarray, right: np.ndarray, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -31,21 +33,27 @@ def score_trials(left: np.ndarray, right: np.ndarray, li: np.ndarray, ri: np.nda
     li = np.asarray(li, dtype=np.int64)
     ri = np.asarray(ri, dtype=np.int64)
     scores = np.empty(li.shape[0], dtype=np.float64)
-    order = np.argsort(li, kind="stable")
-    sorted_li = li[order]
-    bounds = np.searchsorted(sorted_li, np.arange(0, left.shape[0] + _BLOCK_ROWS, _BLOCK_ROWS))
-    for b in range(bounds.shape[0] - 1):
+    num_blocks = (left.shape[0] + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    block_of = li // _BLOCK_ROWS
+    # a stable sort of small integers is a radix sort: much faster than sorting li itself
+    order = np.argsort(block_of.astype(np.uint16 if num_blocks < 2 ** 16 else np.int64), kind="stable")
+    bounds = np.searchsorted(block_of[order], np.arange(num_blocks + 1))
+    used_mask = np.zeros(right.shape[0], dtype=bool)
+    for b in range(num_blocks):
         lo, hi = bounds[b], bounds[b + 1]
         if lo == hi:
             continue
         idx = order[lo:hi]
         bl, br = li[idx], ri[idx]
         first = b * _BLOCK_ROWS
-        used, br_local = np.unique(br, return_inverse=True)
         rows = min(_BLOCK_ROWS, left.shape[0] - first)
+        used_mask[:] = False
+        used_mask[br] = True
+        used = np.flatnonzero(used_mask)
         if (hi - lo) >= _DENSITY * rows * used.shape[0]:
+            local = np.cumsum(used_mask) - 1  # column of each used right row in the block
             block = left[first:first + rows] @ right[used].T
-            scores[idx] = block[bl - first, br_local]
+            scores[idx] = block[bl - first, local[br]]
         else:
             scores[idx] = _row_dots(left, right, bl, br)
     if offset is not None:

@@ -6,8 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
-from vib.backend.scoring import score_trials
+from vib.backend.plda import llr_terms, plda_trial_scores, transform_vectors
 from vib.backend.trials import index_trials, read_trials, write_scores
 from vib.backend.vectors import load_vectors
 from vib.cli import VibError, add_bool, make_parser, run
@@ -61,9 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ei, ti, keep = index_trials(trials, enroll_rows, {k: i for i, k in enumerate(test_keys)},
                                 opts.trials, opts.skip_missing, prog)
     norm = dict(normalize_length=opts.normalize_length, simple_length_norm=opts.simple_length_normalization)
-    left, offset = llr_enroll_side(plda, transform_vectors(plda, enroll, counts, **norm), counts)
-    right = llr_test_side(transform_vectors(plda, test, 1, **norm))
-    scores = score_trials(left, right, ei, ti, offset).astype(np.float32)
+    terms = llr_terms(plda, transform_vectors(plda, enroll, counts, **norm), counts)
+    scores = plda_trial_scores(terms, transform_vectors(plda, test, 1, **norm), ei, ti).astype(np.float32)
     kept = np.flatnonzero(keep)
     write_scores(opts.scores, [trials.enroll[k] for k in kept], [trials.test[k] for k in kept], scores)
     print(f"{prog}: LOG: scored {len(kept)} trials; mean {scores.mean():.4g}, std {scores.std():.4g}",
