@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from tests.backend.references import kaldi_min_dcf_loop  # noqa: E402
 from vib.backend.cosine import unit_rows  # noqa: E402
 from vib.backend.plda import (estimate_plda, llr_enroll_side, llr_test_side, plda_stats,  # noqa: E402
                               transform_vectors)
@@ -114,20 +115,6 @@ def bench_cosine(enroll, test, ei, ti) -> None:
     slow, ref = timed(loop)
     assert np.allclose(ref, scores[:n], rtol=1e-9, atol=1e-12), "loop and vectorised cosine scores differ"
     report(f"cosine scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, slow, n, ei.size)
-
-
-def kaldi_min_dcf_loop(scores, labels, p):
-    """sid/compute_min_dcf.py's algorithm: sort, then one Python step per threshold."""
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    pos = sum(labels)
-    neg = len(labels) - pos
-    fn = tn = 0
-    best = float("inf")
-    for i in order:
-        fn += labels[i]
-        tn += 1 - labels[i]
-        best = min(best, p * fn / pos + (1 - p) * (1 - tn / neg))
-    return best / min(p, 1 - p)
 
 
 def bench_metrics(rng) -> None:

@@ -13,14 +13,18 @@ from vib.cli import VibError
 from vib.metrics import min_dcf
 
 
-@pytest.mark.parametrize("num_enroll,num_test,num_trials", [(300, 40, 5000), (600, 5000, 900), (3, 4, 12)])
-def test_score_trials_dense_and_sparse_paths(num_enroll, num_test, num_trials):
+@pytest.mark.parametrize("num_enroll,num_test,num_trials,test_range", [
+    (300, 40, 5000, 40),      # dense, all test rows used: product with all of right
+    (300, 400, 20000, 150),   # dense on a subset of test rows
+    (600, 5000, 900, 5000),   # sparse: row-wise dots
+    (3, 4, 12, 4)])
+def test_score_trials_dense_and_sparse_paths(num_enroll, num_test, num_trials, test_range):
     rng = np.random.default_rng(num_trials)
     left = rng.standard_normal((num_enroll, 7))
     right = rng.standard_normal((num_test, 7))
     offset = rng.standard_normal(num_enroll)
     li = rng.integers(0, num_enroll, num_trials)
-    ri = rng.integers(0, num_test, num_trials)
+    ri = rng.integers(0, test_range, num_trials)
     got = score_trials(left, right, li, ri, offset)
     ref = np.array([left[a] @ right[b] + offset[a] for a, b in zip(li, ri)])
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)

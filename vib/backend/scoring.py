@@ -50,7 +50,9 @@ def score_trials(left: np.ndarray, right: np.ndarray, li: np.ndarray, ri: np.nda
         used_mask[:] = False
         used_mask[br] = True
         used = np.flatnonzero(used_mask)
-        if (hi - lo) >= _DENSITY * rows * used.shape[0]:
+        if 2 * used.shape[0] > right.shape[0]:  # most columns used: multiply by all of right, no copy
+            scores[idx] = (left[first:first + rows] @ right.T)[bl - first, br]
+        elif (hi - lo) >= _DENSITY * rows * used.shape[0]:
             local = np.cumsum(used_mask) - 1  # column of each used right row in the block
             block = left[first:first + rows] @ right[used].T
             scores[idx] = block[bl - first, local[br]]
