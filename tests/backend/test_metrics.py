@@ -69,3 +69,28 @@ def test_errors_and_det_plot(tmp_path):
               ("b", rng.normal(1, 1, 500), rng.normal(0, 1, 500))], str(path))
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10000
+
+
+def test_trial_and_score_files(tmp_path):
+    from vib.backend.trials import align_scores, read_scores, read_trials, write_scores
+
+    (tmp_path / "vox").write_text("1 a b\n\n0 a c\n")
+    vox = read_trials(str(tmp_path / "vox"))
+    assert vox.enroll == ["a", "a"] and vox.test == ["b", "c"] and vox.labels.tolist() == [True, False]
+    (tmp_path / "kaldi").write_text("a b target\na c nontarget\n")
+    assert read_trials(str(tmp_path / "kaldi")).labels.tolist() == [True, False]
+    (tmp_path / "broken").write_text("a b target\na c\n")
+    with pytest.raises(VibError, match="broken:2: expected 3 fields"):
+        read_trials(str(tmp_path / "broken"))
+    write_scores(str(tmp_path / "s"), ["a", "a"], ["c", "b"], np.array([0.5, 1.0 / 3]))
+    assert (tmp_path / "s").read_text() == "a c 0.5\na b 0.3333333\n"
+    scores = align_scores(vox, *read_scores(str(tmp_path / "s")), "s")
+    assert scores.tolist() == [0.3333333, 0.5]
+    (tmp_path / "bad").write_text("a b 1\na c x\n")
+    with pytest.raises(VibError, match="score 'x' of trial a c"):
+        read_scores(str(tmp_path / "bad"))
+    (tmp_path / "short").write_text("a b 1\na c\n")
+    with pytest.raises(VibError, match="short:2: expected 'enroll test score'"):
+        read_scores(str(tmp_path / "short"))
+    with pytest.raises(VibError, match="no score for trial 'a b'"):
+        align_scores(vox, ["a"], ["c"], np.array([1.0]), "s")
