@@ -76,6 +76,11 @@ def test_plda_scoring_equals_library_and_handles_num_utts(exp, tmp_path):
         left, off = llr_enroll_side(plda, transform_vectors(plda, e_vec[enroll[k]][None], n), n)
         right = llr_test_side(transform_vectors(plda, t_vec[probe[k]][None]))
         assert scores[k] == pytest.approx(float(left[0] @ right[0] + off[0]), rel=2e-6, abs=1e-5)
+    score_norm.main(["--method=snorm", f"--plda={tmp_path}/plda", f"--num-utts=ark:{test}/num_utts.ark",
+                     f"scp:{train}/spk_xvector.scp", f"scp:{test}/spk_xvector.scp", f"scp:{test}/xvector.scp",
+                     f"{tmp_path}/scores", f"{tmp_path}/snorm"])
+    normed = read_scores(f"{tmp_path}/snorm")[2]
+    assert normed.shape == scores.shape and np.all(np.isfinite(normed)) and abs(normed.mean()) < abs(scores.mean())
 
 
 def test_cosine_norm_calibrate_metrics(exp, tmp_path, capsys):

@@ -7,9 +7,11 @@ from scipy.optimize import minimize
 
 from vib.backend.calibration import apply_calibration, calibration_objective, train_calibration
 from vib.backend.cosine import unit_rows
-from vib.backend.score_norm import cohort_stats, normalize
+from vib.backend.score_norm import cohort_stats, cohort_stats_of_probes, normalize
 from vib.backend.scoring import score_trials
+from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
 from vib.cli import VibError
+from vib.io.kaldi_objects import Plda
 from vib.metrics import min_dcf
 
 
@@ -81,3 +83,27 @@ def test_calibration_matches_generic_optimiser():
     assert min_dcf(llr[labels], llr[~labels], 0.01) == pytest.approx(min_dcf(scores[labels], scores[~labels], 0.01))
     with pytest.raises(VibError, match="target and non-target"):
         train_calibration(scores[labels], labels[labels])
+
+
+def test_plda_cohort_stats_match_loop():
+    """PLDA s-norm statistics: enrollment vs cohort-as-test, and cohort-enrolled vs test probe."""
+    rng = np.random.default_rng(4)
+    dim = 4
+    plda = Plda(rng.standard_normal(dim), rng.standard_normal((dim, dim)), np.array([3.0, 1.0, 0.5, 0.1]))
+    enroll, test, cohort = (transform_vectors(plda, rng.standard_normal((n, dim))) for n in (3, 5, 12))
+    counts = np.array([1, 4, 2])
+
+    def llr(e, n, t):
+        left, off = llr_enroll_side(plda, e[None], n)
+        return float(left[0] @ llr_test_side(t[None])[0] + off[0])
+
+    e_left, e_off = llr_enroll_side(plda, enroll, counts)
+    mean, std = cohort_stats(e_left, llr_test_side(cohort), e_off, top_n=5)
+    for i in range(3):
+        top = sorted((llr(enroll[i], counts[i], c) for c in cohort), reverse=True)[:5]
+        assert mean[i] == pytest.approx(np.mean(top)) and std[i] == pytest.approx(np.std(top))
+    c_left, c_off = llr_enroll_side(plda, cohort, 1)
+    mean, std = cohort_stats_of_probes(c_left, c_off, llr_test_side(test))
+    for j in range(5):
+        all_scores = [llr(c, 1, test[j]) for c in cohort]
+        assert mean[j] == pytest.approx(np.mean(all_scores)) and std[j] == pytest.approx(np.std(all_scores))

@@ -31,6 +31,16 @@ def cohort_stats(left: np.ndarray, right: np.ndarray, offset: np.ndarray | None 
     return mean, std
 
 
+def cohort_stats_of_probes(cohort_left: np.ndarray, cohort_offset: np.ndarray, probe_right: np.ndarray,
+                           top_n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stats [T] of each probe's scores when the cohort is the enrolled side (PLDA t-norm):
+    score(c, t) = cohort_left[c] . probe_right[t] + cohort_offset[c], computed as rows per
+    probe by carrying the offset in an extra column of ones."""
+    left = np.concatenate([probe_right, np.ones((probe_right.shape[0], 1))], axis=1)
+    right = np.concatenate([cohort_left, cohort_offset[:, None]], axis=1)
+    return cohort_stats(left, right, None, top_n)
+
+
 def normalize(scores: np.ndarray, method: str, enroll_stats: tuple[np.ndarray, np.ndarray] | None,
               test_stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Applies ``method`` to trial scores [M] given per-trial (mean, std) of each side."""

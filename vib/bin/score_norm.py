@@ -8,7 +8,7 @@ import numpy as np
 
 from vib.backend.cosine import unit_rows
 from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
-from vib.backend.score_norm import METHODS, cohort_stats, normalize
+from vib.backend.score_norm import METHODS, cohort_stats, cohort_stats_of_probes, normalize
 from vib.backend.trials import read_scores, write_scores
 from vib.backend.vectors import load_vectors
 from vib.bin.plda_scoring import add_plda_options, enroll_counts
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.method != "znorm":
         probe, cohort_left, cohort_off = test_side
         if opts.plda:
-            mean, std = cohort_stats_columns(cohort_left, probe, cohort_off, top_n)
+            mean, std = cohort_stats_of_probes(cohort_left, cohort_off, probe, top_n)
         else:
             mean, std = cohort_stats(probe, cohort_left, None, top_n)
         t_stats = (mean[ti], std[ti])
@@ -76,16 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{prog}: LOG: {opts.method} of {len(scores)} scores with a cohort of {len(cohort_keys)}",
           file=sys.stderr)
     return 0
-
-
-def cohort_stats_columns(cohort_left: np.ndarray, probe_right: np.ndarray, cohort_offset: np.ndarray,
-                         top_n: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Stats of each probe over the cohort when the cohort is the enrolled side (PLDA t-norm)."""
-    # score(c, t) = cohort_left[c] . probe_right[t] + offset[c]; as rows per probe:
-    # probe_right[t] . cohort_left[c] + offset[c] -> append a ones column to carry the offset.
-    left = np.concatenate([probe_right, np.ones((probe_right.shape[0], 1))], axis=1)
-    right = np.concatenate([cohort_left, cohort_offset[:, None]], axis=1)
-    return cohort_stats(left, right, None, top_n)
 
 
 def main_entry() -> None:
