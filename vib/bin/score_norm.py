@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         c_left, c_off = llr_enroll_side(plda, transform_vectors(plda, cohort, 1, **norm), 1)
         t_right = llr_test_side(transform_vectors(plda, test, 1, **norm))
         enroll_side = (e_left, c_right, e_off)
-        test_side = (t_right, c_left, None)  # t-norm: cohort enrolled, test as the probe
+        test_side = (t_right, c_left, c_off)  # t-norm: cohort enrolled, test as the probe
     else:
         c_unit = unit_rows(cohort, cohort_keys)
         enroll_side = (unit_rows(enroll, e_keys), c_unit, None)
