@@ -118,6 +118,10 @@ def test_missing_key_is_named_or_skipped(exp, tmp_path, capsys):
     cosine_scoring.main(["--skip-missing=true", xv, xv, str(tmp_path / "trials"), f"{tmp_path}/s"])
     assert "skipped 1 of 2 trials" in capsys.readouterr().err
     assert len((tmp_path / "s").read_text().splitlines()) == 1
+    (tmp_path / "raw").write_text("nobody tespk000-utt000 0.5\n")
+    with pytest.raises(VibError, match="no vector in .* for key 'nobody'"):
+        score_norm.main([xv, xv, xv, str(tmp_path / "raw"), f"{tmp_path}/normed"])
+    assert not (tmp_path / "normed").exists()
 
 
 def test_nan_dimension_and_data_errors(exp, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 from vib.backend.cosine import unit_rows
 from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
 from vib.backend.score_norm import METHODS, cohort_stats, cohort_stats_of_probes, normalize
-from vib.backend.trials import read_scores, write_scores
+from vib.backend.trials import index_keys, read_scores, write_scores
 from vib.backend.vectors import load_vectors
 from vib.bin.plda_scoring import add_plda_options, enroll_counts
 from vib.cli import VibError, make_parser, run
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cohort_keys, cohort = load_vectors(opts.cohort)
     e_keys, enroll = load_vectors(opts.enroll, cohort.shape[1])
     t_keys, test = load_vectors(opts.test, cohort.shape[1])
+    # z side: enrollments scored against the cohort as tests; t side: the cohort enrolled
+    # (one vector each) scored against the tests. Cosine: both sides unit vectors, no offset.
     if opts.plda:
         plda = read_plda(opts.plda)
         norm = dict(normalize_length=opts.normalize_length, simple_length_norm=opts.simple_length_normalization)
@@ -46,31 +48,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         c_right = llr_test_side(transform_vectors(plda, cohort, 1, **norm))
         c_left, c_off = llr_enroll_side(plda, transform_vectors(plda, cohort, 1, **norm), 1)
         t_right = llr_test_side(transform_vectors(plda, test, 1, **norm))
-        enroll_side = (e_left, c_right, e_off)
-        test_side = (t_right, c_left, c_off)  # t-norm: cohort enrolled, test as the probe
     else:
-        c_unit = unit_rows(cohort, cohort_keys)
-        enroll_side = (unit_rows(enroll, e_keys), c_unit, None)
-        test_side = (unit_rows(test, t_keys), c_unit, None)
+        e_left, c_right, t_right = unit_rows(enroll, e_keys), unit_rows(cohort, cohort_keys), unit_rows(test, t_keys)
+        c_left, e_off, c_off = c_right, None, np.zeros(len(cohort_keys))
+    ei = index_keys(enroll_keys, {k: i for i, k in enumerate(e_keys)})
+    ti = index_keys(trial_test, {k: i for i, k in enumerate(t_keys)})
+    for keys, idx, table in ((enroll_keys, ei, opts.enroll), (trial_test, ti, opts.test)):
+        if (idx < 0).any():
+            raise VibError(f"{opts.scores_in}: no vector in '{table}' for key '{keys[int(np.argmax(idx < 0))]}'")
     top_n = opts.top_n if opts.method == "asnorm" else None
-    e_row = {k: i for i, k in enumerate(e_keys)}
-    t_row = {k: i for i, k in enumerate(t_keys)}
-    missing = [k for k in enroll_keys if k not in e_row] + [k for k in trial_test if k not in t_row]
-    if missing:
-        raise VibError(f"{opts.scores_in}: no vector for key '{missing[0]}'")
-    ei = np.array([e_row[k] for k in enroll_keys], dtype=np.int64)
-    ti = np.array([t_row[k] for k in trial_test], dtype=np.int64)
     e_stats = t_stats = None
     if opts.method != "tnorm":
-        left, right, off = enroll_side
-        mean, std = cohort_stats(left, right, off, top_n)
+        mean, std = cohort_stats(e_left, c_right, e_off, top_n)
         e_stats = (mean[ei], std[ei])
     if opts.method != "znorm":
-        probe, cohort_left, cohort_off = test_side
-        if opts.plda:
-            mean, std = cohort_stats_of_probes(cohort_left, cohort_off, probe, top_n)
-        else:
-            mean, std = cohort_stats(probe, cohort_left, None, top_n)
+        mean, std = cohort_stats_of_probes(c_left, c_off, t_right, top_n)
         t_stats = (mean[ti], std[ti])
     write_scores(opts.scores_out, enroll_keys, trial_test, normalize(scores, opts.method, e_stats, t_stats))
     print(f"{prog}: LOG: {opts.method} of {len(scores)} scores with a cohort of {len(cohort_keys)}",
