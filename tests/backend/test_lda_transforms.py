@@ -79,3 +79,12 @@ def test_means():
                                                 {"u0": 0, "u1": 1, "u2": 2, "u3": 3}, x)
     assert spk == ["a", "c"] and counts.tolist() == [2, 2] and missing == ["u9"]
     np.testing.assert_allclose(means, [(x[0] + x[2]) / 2, (x[3] + x[1]) / 2])
+
+
+def test_sum_by_group_with_empty_groups():
+    from vib.backend.mean import sum_by_group
+
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    got = sum_by_group(x, np.array([3, 0, 3, 1, 0]), 5)
+    np.testing.assert_array_equal(got, [x[1] + x[4], x[3], [0, 0], x[0] + x[2], [0, 0]])
+    assert sum_by_group(x[:0], np.array([], dtype=np.int64), 2).shape == (2, 2)

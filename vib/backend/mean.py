@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
 
 def sum_by_group(vectors: np.ndarray, group: np.ndarray, num_groups: int) -> np.ndarray:
-    """Row sums per group: vectors [N, D], group [N] in 0..G-1 -> float64 [G, D] (a sparse one-hot product)."""
-    one_hot = sparse.csr_matrix((np.ones(group.shape[0]), (group, np.arange(group.shape[0]))),
-                                shape=(num_groups, group.shape[0]))
-    return np.asarray(one_hot @ vectors.astype(np.float64))
+    """Row sums per group: vectors [N, D], group [N] in 0..G-1 -> float64 [G, D] (empty groups 0)."""
+    sums = np.zeros((num_groups, vectors.shape[1]))
+    if group.shape[0] == 0:
+        return sums
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    sums[sorted_group[starts]] = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
+    return sums
 
 
 def global_mean(vectors: np.ndarray) -> np.ndarray:
