@@ -98,3 +98,15 @@ def test_score_cosine_with_asnorm(exp, tmp_path):
         assert (tmp_path / "cos" / name).stat().st_size > 0
     bad = run_bash(f"steps/score_cosine.sh {exp['test']} {exp['test']} {tmp_path}/absent {tmp_path}/x")
     assert bad.returncode != 0 and "no such file" in bad.stderr
+
+
+def test_score_plda_speaker_enrollment(exp, tmp_path):
+    """--enroll-level spk: speaker means with num_utts, as Kaldi's sre16/v2 back-end."""
+    utt2spk = {u: s[0] for u, s in read_token_table(f"{exp['test']}/utt2spk").items()}
+    speakers = sorted(set(utt2spk.values()))
+    lines = [f"{s} {u} {'target' if utt2spk[u] == s else 'nontarget'}\n" for s in speakers for u in sorted(utt2spk)]
+    (tmp_path / "trials").write_text("".join(lines))
+    run_bash(f"steps/score_plda.sh --enroll-level spk --lda-dim 8 {exp['train']} {exp['test']} {exp['test']} "
+             f"{tmp_path}/trials {tmp_path}/spk", check=True)
+    metrics = json.loads((tmp_path / "spk/metrics.json").read_text())
+    assert metrics["num_target"] == len(utt2spk) and metrics["eer"] < 20
