@@ -14,9 +14,8 @@ help_message="Usage: $0 [options] <enroll-xvector-dir> <test-xvector-dir> <trial
 Writes <score-dir>/scores and metrics.json; with --cohort also scores_<norm-method> and
 metrics_<norm-method>.json. Trials: 'enroll test target|nontarget'.
 Finished outputs newer than their inputs are kept when the script is re-run."
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/path.sh"
-. "$root/utils/parse_options.sh"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 4 ]; then echo "$help_message" >&2; exit 1; fi
 enroll=$1 test=$2 trials=$3 dir=$4

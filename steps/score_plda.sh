@@ -20,9 +20,8 @@ Trials: 'enroll test target|nontarget'. As in Kaldi's egs/voxceleb/v2:
   scores        = ivector-plda-scoring --normalize-length=true, both sides through the same transforms
   metrics.json  = vib-compute-metrics --llr=true (EER, minDCF at 0.01/0.001/0.05, actDCF, Cllr)
 Finished outputs newer than their inputs are kept when the script is re-run."
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/path.sh"
-. "$root/utils/parse_options.sh"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 5 ]; then echo "$help_message" >&2; exit 1; fi
 train=$1 enroll=$2 test=$3 trials=$4 dir=$5
