@@ -33,9 +33,15 @@ def det_points(tar: np.ndarray, non: np.ndarray) -> tuple[np.ndarray, np.ndarray
     thresholds = scores[last_of_tie]
     # targets rejected at each threshold: each target lands on the threshold equal to it
     tar_rejected = np.cumsum(np.bincount(np.searchsorted(thresholds, tar), minlength=thresholds.size))
-    non_rejected = (last_of_tie + 1) - tar_rejected
-    p_miss = np.concatenate([[0.0], tar_rejected / tar.size])
-    p_fa = np.concatenate([[1.0], 1.0 - non_rejected / non.size])
+    # written into preallocated arrays: at 10^7 scores every temporary costs ~0.1 s
+    p_miss = np.empty(thresholds.size + 1)
+    p_miss[0] = 0.0
+    np.divide(tar_rejected, tar.size, out=p_miss[1:])
+    p_fa = np.empty(thresholds.size + 1)
+    p_fa[0] = 1.0
+    non_rejected = np.subtract(last_of_tie + 1, tar_rejected, out=tar_rejected)
+    np.divide(non_rejected, -non.size, out=p_fa[1:])
+    p_fa[1:] += 1.0
     thresholds = np.concatenate([[-np.inf], thresholds])
     return p_miss, p_fa, thresholds
 
