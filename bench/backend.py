@@ -137,9 +137,12 @@ def bench_plda_training(num_vectors: int = 100_000, dim: int = 256, num_speakers
     labels = rng.integers(0, num_speakers, num_vectors)
     labels = np.unique(labels, return_inverse=True)[1]
     vectors = (rng.standard_normal((labels.max() + 1, dim)) * 2)[labels] + rng.standard_normal((num_vectors, dim))
-    seconds, _ = timed(lambda: estimate_plda(plda_stats(vectors.astype(np.float32), labels), 10))
+    stats_seconds, stats = timed(lambda: plda_stats(vectors.astype(np.float32), labels))
+    em_seconds, _ = timed(lambda: estimate_plda(stats, 10))
+    seconds = stats_seconds + em_seconds
     print(f"PLDA training, {num_vectors:,} x {dim} vectors of {labels.max() + 1:,} speakers, 10 E-M "
-          f"iterations: {seconds:.2f} s", flush=True)
+          f"iterations: {seconds:.2f} s (statistics {stats_seconds:.2f} s, E-M and output {em_seconds:.2f} s)",
+          flush=True)
     return seconds
 
 

@@ -50,9 +50,10 @@ def plda_stats(vectors: np.ndarray, speaker: np.ndarray) -> PldaStats:
     if num <= dim:
         raise VibError(f"Too little data for iVector dimension: {num} vectors for dimension {dim}")
     means = sum_by_group(x, speaker, counts.size) / counts[:, None]
-    centered = x - means[speaker]
+    # as PldaStats::AddSamples: sum x x^T - sum_s n_s m_s m_s^T (no centred copy of the data)
+    scatter = x.T @ x - (means.T * counts) @ means
     order = np.argsort(counts, kind="stable")
-    return PldaStats(counts[order], means[order], centered.T @ centered)
+    return PldaStats(counts[order], means[order], (scatter + scatter.T) / 2)
 
 
 def em_iteration(stats: PldaStats, within: np.ndarray, between: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
