@@ -94,3 +94,15 @@ def test_trial_and_score_files(tmp_path):
         read_scores(str(tmp_path / "short"))
     with pytest.raises(VibError, match="no score for trial 'a b'"):
         align_scores(vox, ["a"], ["c"], np.array([1.0]), "s")
+
+
+def test_odd_whitespace_and_empty_files(tmp_path):
+    from vib.backend.trials import read_scores, read_trials
+
+    (tmp_path / "s").write_text("a\u00e9x b 1\r\n\n  c   d\t2")  # multi-byte key, CRLF, blank line, tab
+    enroll, test, scores = read_scores(str(tmp_path / "s"))
+    assert enroll == ["a\u00e9x", "c"] and test == ["b", "d"] and scores.tolist() == [1.0, 2.0]
+    (tmp_path / "empty").write_text("\n")
+    assert read_scores(str(tmp_path / "empty"))[2].size == 0
+    with pytest.raises(VibError, match="no trials"):
+        read_trials(str(tmp_path / "empty"))

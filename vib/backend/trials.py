@@ -7,12 +7,9 @@ ivector-plda-scoring prints a float).
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import sys
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Iterator
 
 import numpy as np
 
@@ -32,17 +29,36 @@ class Trials:
     labels: np.ndarray | None
 
 
-def _lines(rxfilename: str) -> list[str]:
+def _read_text(rxfilename: str) -> str:
     with open_rxfilename(rxfilename) as f:
-        return f.read().splitlines()
+        return f.read()
+
+
+def _columns(text: str) -> tuple[int, list[list[str]]] | None:
+    """(fields per line, columns) when every non-blank line of ``text`` has the same number of
+    ASCII-whitespace-separated fields, else None. Counts fields per line on the raw bytes with
+    numpy and splits the whole text once, so no per-line Python object is made."""
+    if not text.strip():
+        return None
+    raw = np.frombuffer(text.encode(), dtype=np.uint8)
+    space = np.isin(raw, np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8))
+    starts = np.flatnonzero(~space & np.r_[True, space[:-1]])  # first byte of each field
+    newlines = np.flatnonzero(raw == 10)
+    per_line = np.bincount(np.searchsorted(newlines, starts), minlength=newlines.size + 1)
+    widths = np.unique(per_line[per_line > 0])
+    tokens = text.split()
+    if widths.size != 1 or len(tokens) != starts.size:  # ragged, or non-ASCII whitespace
+        return None
+    width = int(widths[0])
+    return width, [tokens[k::width] for k in range(width)]
 
 
 def read_trials(rxfilename: str, need_labels: bool = False) -> Trials:
     """Reads a trial list; errors name file:line for a malformed line or unknown label."""
-    lines = _lines(rxfilename)
-    trials = _read_trials_fast(lines)
+    text = _read_text(rxfilename)
+    trials = _read_trials_fast(text)
     if trials is None:  # something is off: parse line by line to say where
-        trials = _read_trials_by_line(rxfilename, lines)
+        trials = _read_trials_by_line(rxfilename, text.splitlines())
     if need_labels and trials.labels is None:
         raise VibError(f"{rxfilename}: trials have no target/nontarget labels")
     return trials
@@ -58,34 +74,15 @@ def _form(first: list[str]) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pauses the cyclic garbage collector, which otherwise rescans while millions of small
-    lists are created (it halves the parse time of a 1M-line list)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _split_rows(lines: list[str]) -> list[list[str]]:
-    """Fields of each non-blank line."""
-    with _no_gc():
-        rows = list(map(str.split, lines))
-    return rows if all(rows) else [r for r in rows if r]
-
-
-def _read_trials_fast(lines: list[str]) -> Trials | None:
-    """Column-wise parse with C-level splits and transposes; None unless every line has the
-    first line's number of fields and every label is valid."""
-    rows = _split_rows(lines)
-    form = _form(rows[0]) if rows else None
-    if form is None or set(map(len, rows)) != {2 if form == "plain" else 3}:
+def _read_trials_fast(text: str) -> Trials | None:
+    """Column-wise parse; None unless every line has the same fields and every label is valid."""
+    parsed = _columns(text)
+    if parsed is None:
         return None
-    columns = [list(col) for col in zip(*rows)]
+    width, columns = parsed
+    form = _form([c[0] for c in columns])
+    if form is None:
+        return None
     if form == "plain":
         return Trials(columns[0], columns[1], None)
     if form == "kaldi":
@@ -161,12 +158,16 @@ def write_scores(wxfilename: str, enroll: list[str], test: list[str], scores: np
 
 def read_scores(rxfilename: str) -> tuple[list[str], list[str], np.ndarray]:
     """Reads ``enroll test score`` lines -> (enroll keys, test keys, float64 scores)."""
-    lines = _lines(rxfilename)
-    rows = _split_rows(lines)
-    if set(map(len, rows)) - {3}:
-        lineno, line = next((n, line) for n, line in enumerate(lines, 1) if len(line.split()) not in (0, 3))
-        raise VibError(f"{rxfilename}:{lineno}: expected 'enroll test score', got '{line}'")
-    enroll, test, values = ([list(c) for c in zip(*rows)] if rows else ([], [], []))
+    text = _read_text(rxfilename)
+    parsed = _columns(text) if text.strip() else (3, [[], [], []])
+    if parsed is not None and parsed[0] == 3:
+        enroll, test, values = parsed[1]
+    else:  # line by line, to name the bad line
+        rows = [(n, line, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        for lineno, line, fields in rows:
+            if len(fields) != 3:
+                raise VibError(f"{rxfilename}:{lineno}: expected 'enroll test score', got '{line}'")
+        enroll, test, values = (list(col) for col in zip(*(fields for _, _, fields in rows)))
     try:
         scores = np.array(values, dtype=np.float64)
     except ValueError:
