@@ -9,6 +9,8 @@ full size, which the output says.
     python bench/backend.py                       # 1M PLDA + 1M cosine trials (256-dim), 10M scores
     python bench/backend.py --trials 2000 --scores 20000 --threads 1   # smoke test
     python bench/backend.py --plda-train          # also PLDA training on 100,000 x 256, 5,000 speakers
+
+bench_plda_training(num_vectors, dim, num_speakers) can be imported and called on its own.
 """
 from __future__ import annotations
 
@@ -34,9 +36,9 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-ARGS = parse_args()
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
+if __name__ == "__main__":  # BLAS reads its thread count when numpy is first imported
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(parse_args().threads)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np  # noqa: E402  (after the thread settings)
@@ -69,7 +71,7 @@ def random_plda(rng: np.random.Generator, dim: int) -> Plda:
                 np.sort(rng.gamma(1.0, 2.0, dim))[::-1])
 
 
-def bench_plda_scoring(rng, enroll, test, ei, ti) -> None:
+def bench_plda_scoring(rng, enroll, test, ei, ti, loop_trials: int) -> None:
     plda = random_plda(rng, enroll.shape[1])
 
     def vectorised():
@@ -78,7 +80,7 @@ def bench_plda_scoring(rng, enroll, test, ei, ti) -> None:
         return score_trials(left, llr_test_side(transform_vectors(plda, test)), ei, ti, off)
 
     fast, scores = timed(vectorised)
-    n = min(ARGS.loop_trials, ei.size)
+    n = min(loop_trials, ei.size)
 
     # Kaldi's ivector-plda-scoring structure: transform each vector once (setup), then one LLR per trial
     setup, (u_e, u_t) = timed(lambda: ([transform_vectors(plda, v[None])[0].astype(np.float64) for v in enroll],
@@ -101,9 +103,9 @@ def bench_plda_scoring(rng, enroll, test, ei, ti) -> None:
     report(f"PLDA scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, slow, n, ei.size, setup)
 
 
-def bench_cosine(enroll, test, ei, ti) -> None:
+def bench_cosine(enroll, test, ei, ti, loop_trials: int) -> None:
     fast, scores = timed(lambda: score_trials(unit_rows(enroll), unit_rows(test), ei, ti))
-    n = min(ARGS.loop_trials, ei.size)
+    n = min(loop_trials, ei.size)
 
     def loop():
         out = np.empty(n)
@@ -117,13 +119,12 @@ def bench_cosine(enroll, test, ei, ti) -> None:
     report(f"cosine scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, slow, n, ei.size)
 
 
-def bench_metrics(rng) -> None:
-    num = ARGS.scores
+def bench_metrics(rng, num: int, loop_scores: int) -> None:
     labels = rng.random(num) < 0.01
     scores = np.where(labels, rng.normal(3, 1, num), rng.normal(0, 1, num))
     tar, non = scores[labels], scores[~labels]
     fast, _ = timed(lambda: compute_metrics(tar, non, (0.01, 0.001)))
-    n = min(ARGS.loop_scores, num)
+    n = min(loop_scores, num)
     sub_scores, sub_labels = scores[:n].tolist(), labels[:n].astype(int).tolist()
     slow, _ = timed(lambda: [kaldi_min_dcf_loop(sub_scores, sub_labels, p) for p in (0.01, 0.001)])
     print("  (metrics: vectorised = EER + 2 minDCF; loop = Kaldi's compute_min_dcf.py algorithm, 2 minDCF only)")
@@ -147,17 +148,18 @@ def bench_plda_training(num_vectors: int = 100_000, dim: int = 256, num_speakers
 
 
 def main() -> None:
+    args = parse_args()
     rng = np.random.default_rng(0)
-    print(f"threads {ARGS.threads}; numpy {np.__version__}", flush=True)
-    enroll = rng.standard_normal((ARGS.enroll, ARGS.dim)).astype(np.float32)
-    test = rng.standard_normal((ARGS.test, ARGS.dim)).astype(np.float32)
-    ei = rng.integers(0, ARGS.enroll, ARGS.trials)
-    ti = rng.integers(0, ARGS.test, ARGS.trials)
-    bench_plda_scoring(rng, enroll, test, ei, ti)
-    bench_cosine(enroll, test, ei, ti)
-    bench_metrics(rng)
-    if ARGS.plda_train:
-        bench_plda_training(ARGS.train_vectors, ARGS.dim, ARGS.train_speakers)
+    print(f"threads {args.threads}; numpy {np.__version__}", flush=True)
+    enroll = rng.standard_normal((args.enroll, args.dim)).astype(np.float32)
+    test = rng.standard_normal((args.test, args.dim)).astype(np.float32)
+    ei = rng.integers(0, args.enroll, args.trials)
+    ti = rng.integers(0, args.test, args.trials)
+    bench_plda_scoring(rng, enroll, test, ei, ti, args.loop_trials)
+    bench_cosine(enroll, test, ei, ti, args.loop_trials)
+    bench_metrics(rng, args.scores, args.loop_scores)
+    if args.plda_train:
+        bench_plda_training(args.train_vectors, args.dim, args.train_speakers)
 
 
 if __name__ == "__main__":
