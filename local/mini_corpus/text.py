@@ -22,11 +22,11 @@ def word_list() -> tuple[str, ...]:
 
 
 def random_text(kind: str, rng: np.random.Generator, extra: int = 0) -> str:
-    """A random text of ``kind``: 5-10 spaced digits or 4-8 words; ``extra`` adds items
+    """A random text of ``kind``: 8-16 spaced digits or 6-13 words; ``extra`` adds items
     (used to lengthen an utterance that came out too short)."""
     if kind == "digits":
-        return " ".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(5, 11)) + extra))
+        return " ".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(8, 17)) + extra))
     if kind == "words":
         words = word_list()
-        return " ".join(words[i] for i in rng.integers(0, len(words), size=int(rng.integers(4, 9)) + extra))
+        return " ".join(words[i] for i in rng.integers(0, len(words), size=int(rng.integers(6, 14)) + extra))
     raise ValueError(f"unknown text kind '{kind}' (expected one of {', '.join(TEXT_KINDS)})")
