@@ -39,7 +39,7 @@ from local.mini_corpus.splits import make_trials, split_donors, write_trials
 from local.mini_corpus.synth import UttSpec, check_voice, synthesize, write_wav
 from local.mini_corpus.text import TEXT_KINDS
 from local.mini_corpus.voices import not_enough_donors, require_tool, usable_voices
-from vib.cli import VibError, make_parser, run
+from vib.cli import VibError, add_bool, make_parser, run
 from vib.data.kaldi_dir import write_kaldi_data_dir
 from vib.io.tables import atomic_output
 
@@ -48,6 +48,14 @@ log = logging.getLogger("mini_corpus")
 DEFAULTS = dict(num_train_donors=59, num_test_donors=19, utts_per_speaker=30, warps=(0.88, 1.12),
                 seed=777, nontarget_ratio=10.0, num_rooms=10, rirs_per_room=4, num_noises=20,
                 noise_seconds=10.0)
+HELP = dict(num_train_donors="training donors; each also gives one class per warp",
+            num_test_donors="test donors (disjoint from training, never warped)",
+            utts_per_speaker="utterances per speaker (digit and word texts alternate)",
+            warps="comma-separated sox speed factors making extra training classes",
+            seed="random seed: same seed, same bytes",
+            nontarget_ratio="sampled non-target trials per target trial",
+            num_rooms="simulated rooms per room size", rirs_per_room="RIRs per room",
+            num_noises="files each of noise, music and speech", noise_seconds="length of those files (s)")
 TINY = dict(num_train_donors=4, num_test_donors=6, utts_per_speaker=4, num_rooms=2, rirs_per_room=2,
             num_noises=3, noise_seconds=4.0)
 
@@ -189,12 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("generate.py", __doc__.split("\n\n", 1)[0],
                          usage="python local/mini_corpus/generate.py [options] <out-dir>")
     parser.add_argument("out_dir", type=Path, help="output dir (created)")
-    parser.add_argument("--tiny", action="store_true",
-                        help=f"test size: {', '.join(f'{k}={v}' for k, v in TINY.items())} (explicit options win)")
+    add_bool(parser, "--tiny", False,
+             f"test size: {', '.join(f'{k}={v}' for k, v in TINY.items())}; explicit options win")
     for name, default in DEFAULTS.items():
         kind = (lambda s: tuple(float(x) for x in s.split(","))) if name == "warps" else type(default)
         shown = ",".join(f"{w:g}" for w in default) if name == "warps" else default
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=f"(default: {shown})")
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, metavar=type(default).__name__
+                            if name != "warps" else "list", help=f"{HELP[name]} (default: {shown})")
     parser.add_argument("--nj", type=int, default=2, help="parallel synthesis jobs; output does not depend "
                         "on it (default: 2)")
     args = parser.parse_args(argv)
