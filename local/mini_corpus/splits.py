@@ -51,7 +51,8 @@ def make_trials(utt2spk: dict[str, str], spk2lang: dict[str, str], nontarget_rat
     candidates = np.flatnonzero(~is_target & ((lang[first] == lang[second]) if same_lang_only else True))
     targets = np.flatnonzero(is_target)
     num_nontarget = min(len(candidates), int(round(nontarget_ratio * len(targets))))
-    chosen = np.sort(np.concatenate([targets, rng.choice(candidates, size=num_nontarget, replace=False)]))
+    sampled = rng.choice(candidates, size=num_nontarget, replace=False).astype(np.int64)
+    chosen = np.sort(np.concatenate([targets, sampled]))
     return [(str(utts[first[i]]), str(utts[second[i]]), bool(is_target[i])) for i in chosen]
 
 

@@ -72,3 +72,10 @@ def test_generated_trials_are_consistent(tiny_corpus):
                                                    round(TINY_OPTIONS["nontarget_ratio"] * num_targets))
         else:
             assert len(kaldi) > num_targets
+
+
+def test_hard_list_without_same_language_impostors_has_targets_only():
+    utt2spk = {f"{spk}-{i}": spk for spk in "abc" for i in range(3)}
+    trials = make_trials(utt2spk, {"a": "de", "b": "fr", "c": "it"}, 5.0, np.random.default_rng(0),
+                         same_lang_only=True)
+    assert len(trials) == 9 and all(label for _, _, label in trials)
