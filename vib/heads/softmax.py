@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vib.models.pooling import full_precision
+
 
 class LinearClassifier(nn.Module):
     """Unnormalised logits ``z W^T`` (no bias)."""
@@ -19,7 +21,7 @@ class LinearClassifier(nn.Module):
         nn.init.normal_(self.weight, std=embed_dim ** -0.5)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z.float() @ self.weight.float().t()
+        return full_precision(z) @ full_precision(self.weight).t()
 
 
 class CosineClassifier(nn.Module):
@@ -31,7 +33,7 @@ class CosineClassifier(nn.Module):
         nn.init.normal_(self.weight, std=embed_dim ** -0.5)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return F.normalize(z.float(), dim=-1) @ F.normalize(self.weight.float(), dim=-1).t()
+        return F.normalize(full_precision(z), dim=-1) @ F.normalize(full_precision(self.weight), dim=-1).t()
 
 
 def build_classifier(kind: str, embed_dim: int, num_classes: int) -> nn.Module:

@@ -23,12 +23,14 @@ from torch import nn
 
 from vib.heads.margin import margin_logits
 from vib.heads.softmax import HeadOutput, build_classifier
+from vib.models.pooling import full_precision
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) per example, in nats: ``[B, D] -> [B]``,
     summed (``sum``) or averaged (``mean``) over dimensions."""
-    per_dim = 0.5 * (mu.float().pow(2) + logvar.float().exp() - 1.0 - logvar.float())
+    mu, logvar = full_precision(mu), full_precision(logvar)
+    per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
     if reduction == "sum":
         return per_dim.sum(dim=-1)
     if reduction == "mean":
@@ -38,9 +40,9 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int) -> torch.Tensor:
     """``samples`` draws ``mu + sigma * eps``: ``[B, D] -> [samples, B, D]``."""
-    std = (0.5 * logvar.float()).exp()
+    std = (0.5 * full_precision(logvar)).exp()
     eps = torch.randn((samples, *mu.shape), device=mu.device, dtype=std.dtype)
-    return mu.float().unsqueeze(0) + std.unsqueeze(0) * eps
+    return full_precision(mu).unsqueeze(0) + std.unsqueeze(0) * eps
 
 
 def _sampled_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -74,7 +76,7 @@ class VIBHead(nn.Module):
             logits = self.scale * raw
         ce = _sampled_ce(logits, labels)
         kl = gaussian_kl(mu, logvar, self.kl_reduction).mean()
-        sigma = (0.5 * logvar.detach().float()).exp().mean()
+        sigma = (0.5 * full_precision(logvar.detach())).exp().mean()
         clean = (self.scale * self.classifier(mu)).detach()
         return HeadOutput(loss=ce + beta * kl, ce=ce, kl=kl, logits=clean, sigma=sigma)
 
@@ -93,7 +95,7 @@ class VIBLogitsHead(nn.Module):
     def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor,
                 margin: float = 0.0, beta: float = 0.0) -> HeadOutput:
         mean_logits = self.scale * self.classifier(mu)
-        logit_logvar = self.logvar(mu.float())
+        logit_logvar = self.logvar(full_precision(mu))
         ce = _sampled_ce(reparameterise(mean_logits, logit_logvar, self.samples), labels)
         kl = gaussian_kl(mean_logits, logit_logvar, self.kl_reduction).mean()
         sigma = (0.5 * logit_logvar.detach()).exp().mean()

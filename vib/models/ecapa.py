@@ -1,5 +1,8 @@
 """ECAPA-TDNN trunk (Desplanques et al., 2020) with configurable width.
 
+Padded frames (beyond ``lengths``) are zeroed before every convolution, so a
+padded batch gives the same result per utterance as one-by-one.
+
 Input ``feats [B, T, F]`` (already normalised); output frame-level features
 ``[B, mfa_channels, T]`` (no time downsampling) and unchanged lengths.
 """
@@ -42,13 +45,13 @@ class SERes2Block(nn.Module):
         self.se = SEBlock(channels)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pieces = torch.chunk(self.pre(x), self.scale, dim=1)
+        pieces = torch.chunk(self.pre(x) * mask, self.scale, dim=1)
         outs, previous = [], None
         for piece, conv in zip(pieces[:-1], self.convs):
-            previous = conv(piece if previous is None else piece + previous)
+            previous = conv(piece if previous is None else piece + previous) * mask
             outs.append(previous)
         outs.append(pieces[-1])
-        return x + self.se(self.post(torch.cat(outs, dim=1)), mask)
+        return (x + self.se(self.post(torch.cat(outs, dim=1)), mask)) * mask
 
 
 class ECAPATDNN(nn.Module):
@@ -66,6 +69,7 @@ class ECAPATDNN(nn.Module):
         """``feats [B, T, F]`` -> ``([B, mfa_channels, T], lengths)``."""
         x = self.stem(feats.transpose(1, 2))
         mask = length_mask(lengths, x.shape[2], x.shape[0], x.device)
+        x = x * mask
         outs = []
         for block in self.blocks:
             x = block(x, mask)

@@ -10,6 +10,12 @@ import torch
 from torch import nn
 
 
+def full_precision(x: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 (AMP) -> float32; float32/float64 unchanged (pooling and
+    losses run in full precision)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def length_mask(lengths: torch.Tensor | None, max_len: int, batch: int, device) -> torch.Tensor:
     """Float mask ``[B, 1, T]``: 1 on valid frames, 0 on padding."""
     if lengths is None:
@@ -44,7 +50,7 @@ class StatsPool(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         mask = length_mask(lengths, x.shape[2], x.shape[0], x.device)
-        mean, std = masked_mean_std(x.float(), mask)
+        mean, std = masked_mean_std(full_precision(x), mask)
         return torch.cat([mean, std], dim=1)
 
 
@@ -62,7 +68,7 @@ class AttentiveStatsPool(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        x = x.float()
+        x = full_precision(x)
         mask = length_mask(lengths, x.shape[2], x.shape[0], x.device)
         mean, std = masked_mean_std(x, mask)
         context = torch.cat([x, mean.unsqueeze(2).expand_as(x), std.unsqueeze(2).expand_as(x)], dim=1)

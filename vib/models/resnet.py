@@ -31,9 +31,14 @@ class BasicBlock(nn.Module):
         if stride != 1 or in_ch != out_ch:
             self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask [B, 1, 1, T_out]`` zeroes padded frames so that they act like the
+        convolution's own zero padding (batched = one-by-one results)."""
         out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        if mask is not None:
+            out = out * mask
+        out = torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        return out if mask is None else out * mask
 
 
 class ResNet(nn.Module):
@@ -65,7 +70,13 @@ class ResNet(nn.Module):
         """``feats [B, T, F]`` (already normalised) -> ``([B, out_dim, T'], lengths')``."""
         x = self.stem(feats.transpose(1, 2).unsqueeze(1))
         lengths = _downsampled(lengths, self.stem_stride)
+        x = x if lengths is None else x * _mask(lengths, x.shape[3])
         for block, stride in zip(self.blocks, self.strides):
-            x = block(x)
             lengths = _downsampled(lengths, stride)
+            x = block(x, None if lengths is None else _mask(lengths, -(-x.shape[3] // stride)))
         return x.flatten(1, 2), lengths
+
+
+def _mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """``[B, 1, 1, T]`` float mask of valid frames."""
+    return (torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]).float()[:, None, None, :]
