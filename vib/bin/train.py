@@ -3,6 +3,7 @@ the experiment directory holds checkpoints). Run under torchrun for DDP."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,11 +17,22 @@ e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
 Re-running the same command resumes from the newest checkpoint in <exp-dir>/checkpoints."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` as a string; configs mean the number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """The YAML config with ``section.key=value`` overrides (values parsed as YAML)."""
+    """The YAML config with ``section.key=value`` overrides (values parsed as YAML;
+    ``1e-3`` is a number)."""
     try:
         with open(path) as f:
-            config = yaml.safe_load(f) or {}
+            config = yaml.load(f, Loader=_Loader) or {}
     except yaml.YAMLError as err:
         raise VibError(f"{path}: not valid YAML: {err}") from err
     for item in overrides:
@@ -28,7 +40,7 @@ def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
             raise VibError(f"--set '{item}': expected section.key=value, e.g. train.epochs=3")
         dotted, value = item.split("=", 1)
         section, key = dotted.split(".", 1)
-        config.setdefault(section, {})[key] = yaml.safe_load(value)
+        config.setdefault(section, {})[key] = yaml.load(value, Loader=_Loader)
     return config
 
 
