@@ -88,8 +88,8 @@ def _state(path):
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    subprocess.run([sys.executable, SCRIPT, str(straight), "--epochs", "3"], check=True, env=env,
-                   capture_output=True)
+    uninterrupted = subprocess.Popen([sys.executable, SCRIPT, str(straight), "--epochs", "3"], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc = subprocess.Popen([sys.executable, SCRIPT, str(killed), "--epochs", "3", "--sleep", "0.15"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -101,6 +101,7 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
     resumed = subprocess.run([sys.executable, SCRIPT, str(killed), "--epochs", "3"], check=True, env=env,
                              capture_output=True, text=True)
     assert "resuming from" in resumed.stdout
+    assert uninterrupted.wait() == 0
     a, b = _state(straight / "checkpoints" / "epoch_0003.pt"), _state(killed / "checkpoints" / "epoch_0003.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (straight / "train.jsonl").read_text().count("\n") == (killed / "train.jsonl").read_text().count("\n") == 3
