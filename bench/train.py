@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from vib import checkpoint as ckpt  # noqa: E402
 from vib.bin.train import load_config  # noqa: E402
-from vib.extract import embed_batch  # noqa: E402
+from vib.extract import batch_pieces, embed_batch  # noqa: E402
 from vib.models import build_model, count_parameters  # noqa: E402
 from vib.train import build_net, build_optimizer, merge_config, train  # noqa: E402
 
@@ -43,45 +43,58 @@ def make_batches(count: int, batch: int, frames: int, classes: int) -> list[tupl
             for _ in range(count)]
 
 
-def bare_loop(config: dict, batches: list, classes: int) -> float:
-    """crops/s of a plain loop: forward, loss, zero_grad, backward, step."""
-    torch.manual_seed(0)
-    net = build_net(config, classes)
-    optimizer = build_optimizer(net.parameters(), config["optim"])
-    net.train()
-    for feats, labels in batches[:1]:  # warm-up
-        net(feats, labels, 0.0, 0.0)["loss"].backward()
-    start = time.perf_counter()
-    for feats, labels in batches:
-        loss = net(feats, labels, 0.1, 1e-3)["loss"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return sum(len(b[1]) for b in batches) / (time.perf_counter() - start)
+class BareLoop:
+    """A plain loop over the same batches: forward, loss, zero_grad, backward, step."""
+
+    def __init__(self, config: dict, classes: int):
+        torch.manual_seed(0)
+        self.net = build_net(config, classes).train()
+        self.optimizer = build_optimizer(self.net.parameters(), config["optim"])
+
+    def crops_per_s(self, batches: list) -> float:
+        start = time.perf_counter()
+        for feats, labels in batches:
+            loss = self.net(feats, labels, 0.1, 1e-3)["loss"]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        return sum(len(b[1]) for b in batches) / (time.perf_counter() - start)
 
 
-def trainer_run(config: dict, batches: list, classes: int) -> float:
-    """crops/s the trainer logs for its second epoch (the first one warms up)."""
-    config = merge_config({**config, "train": {**config["train"], "epochs": 2, "average_last": 1}})
+def interleaved(config: dict, batches: list, classes: int, repeats: int) -> list[tuple[float, float]]:
+    """(bare, trainer) crops/s per repeat. The trainer runs ``repeats + 1`` epochs; before
+    each epoch its loader factory runs one bare pass, so every pair is measured back to
+    back (the machine's load changes less within a pair); the first pair is a warm-up."""
+    bare = BareLoop(config, classes)
+    bare_rates: list[float] = []
+
+    def factory(epoch: int) -> list:
+        bare_rates.append(bare.crops_per_s(batches))
+        return batches
+
+    config = merge_config({**config, "train": {**config["train"], "epochs": repeats + 1, "average_last": 1,
+                                                "keep_last": repeats + 1}})
     with tempfile.TemporaryDirectory() as exp:
-        train(config, exp, lambda epoch: batches, classes, log=lambda _: None)
-        return ckpt.load(ckpt.checkpoint_path(exp, 2))["history"][-1]["crops_per_s"]
+        train(config, exp, factory, classes, log=lambda _: None)
+        history = ckpt.load(ckpt.checkpoint_path(exp, repeats + 1))["history"]
+    return list(zip(bare_rates, [row["crops_per_s"] for row in history]))[1:]
 
 
 def extraction_rtf(model_cfg: dict, lengths: list[int], batch_size: int) -> tuple[float, float]:
     """(RTF batch 1, RTF batched) for random features of the given frame lengths."""
     model = build_model(model_cfg, stochastic=False).eval()
     rng = np.random.default_rng(0)
-    feats = [rng.standard_normal((n, 80)).astype(np.float32) for n in sorted(lengths, reverse=True)]
+    pieces = [("u", 1, rng.standard_normal((n, 80)).astype(np.float32)) for n in sorted(lengths, reverse=True)]
     audio_s = sum(lengths) / 100.0
-    embed_batch(model, feats[:1], torch.device("cpu"))  # warm-up
+    cpu = torch.device("cpu")
+    embed_batch(model, [pieces[0][2]], cpu)  # warm-up
     start = time.perf_counter()
-    for f in feats:
-        embed_batch(model, [f], torch.device("cpu"))
+    for batch in batch_pieces(iter(pieces), 1, 1.2):
+        embed_batch(model, [p[2] for p in batch], cpu)
     single = time.perf_counter() - start
     start = time.perf_counter()
-    for i in range(0, len(feats), batch_size):
-        embed_batch(model, feats[i:i + batch_size], torch.device("cpu"))
+    for batch in batch_pieces(iter(pieces), batch_size, 1.2):  # as vib-extract batches them
+        embed_batch(model, [p[2] for p in batch], cpu)
     return single / audio_s, (time.perf_counter() - start) / audio_s
 
 
@@ -129,13 +142,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=4, help="measured bare/trainer pairs")
     parser.add_argument("--utts", type=int, default=16, help="utterances for the RTF measurement")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the long recording")
     parser.add_argument("--skip-resnet34", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="smoke test: tiny sizes")
     args = parser.parse_args()
     if args.tiny:
-        args.batches, args.batch_size, args.frames, args.utts, args.minutes = 3, 8, 50, 3, 0.2
+        args.batches, args.batch_size, args.frames, args.utts, args.minutes, args.repeats = 3, 8, 50, 3, 0.2, 2
         args.skip_resnet34 = True
     torch.set_num_threads(args.threads)
     config = merge_config(load_config(args.config, []))
@@ -144,12 +158,14 @@ def main() -> None:
     params = count_parameters(build_net(config, args.classes).extractor)
     print(f"config {args.config}: extractor {params / 1e6:.2f} M parameters; {args.threads} threads; "
           f"{args.batches} batches of {args.batch_size} x {args.frames} frames")
-    bare1 = bare_loop(config, batches, args.classes)
-    trainer = trainer_run(config, batches, args.classes)
-    bare2 = bare_loop(config, batches, args.classes)
-    bare = (bare1 + bare2) / 2
-    print(f"training: bare loop {bare:.1f} crops/s (runs: {bare1:.1f}, {bare2:.1f}); trainer {trainer:.1f} crops/s; "
-          f"trainer/bare = {trainer / bare:.3f} (overhead {100 * (1 - trainer / bare):.1f} %)")
+    pairs = interleaved(config, batches, args.classes, args.repeats)
+    ratios = sorted(t / b for b, t in pairs)
+    bare_best, trainer_best = max(b for b, _ in pairs), max(t for _, t in pairs)
+    print("training (bare, trainer) crops/s per back-to-back pair: "
+          + ", ".join(f"({b:.1f}, {t:.1f})" for b, t in pairs))
+    print(f"training: best bare loop {bare_best:.1f} crops/s; best trainer {trainer_best:.1f} crops/s; "
+          f"trainer/bare best-of = {trainer_best / bare_best:.3f}, median pair ratio = {ratios[len(ratios) // 2]:.3f} "
+          f"(overhead {100 * (1 - trainer_best / bare_best):.1f} % best-of)")
     rng = np.random.default_rng(1)
     lengths = [int(n) for n in rng.integers(300, 800, args.utts)] if not args.tiny else [120, 90, 60]
     models = [("CPU preset", config["model"])] + ([] if args.skip_resnet34 else [("ResNet34", RESNET34)])

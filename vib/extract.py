@@ -102,8 +102,10 @@ def _pieces(cuts: list, chunk_frames: int) -> Iterator[tuple[str, int, np.ndarra
             yield utterance_key(cut), len(bounds), feats[start:end]
 
 
-def _batches(pieces: Iterator[tuple[str, int, np.ndarray]], batch_size: int, ratio: float
-             ) -> Iterator[list[tuple[str, int, np.ndarray]]]:
+def batch_pieces(pieces: Iterator[tuple[str, int, np.ndarray]], batch_size: int, ratio: float
+                  ) -> Iterator[list[tuple[str, int, np.ndarray]]]:
+    """Groups consecutive pieces (sorted longest first) into batches of at most
+    ``batch_size`` whose longest piece is at most ``ratio`` times the shortest."""
     batch: list[tuple[str, int, np.ndarray]] = []
     for piece in pieces:
         if batch and (len(batch) == batch_size or len(piece[2]) * ratio < len(batch[0][2])
@@ -143,7 +145,7 @@ def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOp
     with TableWriter(f"ark,scp:{ark},{scp}") as writer, \
             (TableWriter(var_spec) if opts.write_var else _NoWriter()) as var_writer:
         bar = tqdm(total=len(cuts), unit="utt", desc="extract", disable=not progress, leave=False)
-        for batch in _batches(_pieces(cuts, opts.chunk_frames), opts.batch_size, opts.max_length_ratio):
+        for batch in batch_pieces(_pieces(cuts, opts.chunk_frames), opts.batch_size, opts.max_length_ratio):
             mu, var = embed_batch(model, [p[2] for p in batch], device)
             for row, (key, count, _) in enumerate(batch):
                 acc = sums.setdefault(key, [np.zeros_like(mu[row], dtype=np.float64), None, 0])
