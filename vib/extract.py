@@ -137,8 +137,6 @@ def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOp
     torch.set_num_threads(opts.num_threads)
     device = torch.device(opts.device)
     model = load_extractor(model_path, device)
-    if opts.write_var and model.logvar is None:
-        raise VibError(f"{model_path}: --write-var needs a VIB model with the bottleneck on the embedding")
     sums: dict[str, list] = {}
     written = 0
     var_spec = f"ark,scp:{_var_name(ark)},{_var_name(scp)}"
@@ -214,7 +212,9 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
     """Extracts every cut of ``cuts_path`` into ``out_dir`` (see module doc); returns the count."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    load_extractor(model_path)  # fail early, before starting jobs, on a bad model file
+    model = load_extractor(model_path)  # fails early, before starting jobs, on a bad model file
+    if opts.write_var and model.logvar is None:
+        raise VibError(f"{model_path}: --write-var needs a VIB model with the bottleneck on the embedding")
     cuts = load_cuts(cuts_path)
     if not cuts:
         raise VibError(f"{cuts_path}: no cuts")

@@ -9,6 +9,7 @@ import torch
 import kaldiio
 from tests.conftest import run_bash
 from vib import checkpoint as ckpt
+from vib.cli import VibError
 from vib.bin.extract import main as extract_main
 from vib.extract import ExtractOptions, extract, load_extractor, piece_bounds
 from vib.train import merge_config
@@ -124,3 +125,13 @@ def test_cli_errors_are_one_line(tmp_path, model_path):
     assert proc.stderr.strip().startswith("vib-extract: ERROR: no cut manifest at") and proc.stderr.count("\n") == 1
     proc = run_bash(f"vib-extract {tmp_path}/missing.pt {tmp_path} {tmp_path}/out")
     assert proc.returncode == 1 and "no checkpoint at" in proc.stderr
+
+
+def test_write_var_needs_a_vib_model(fbank_dir, tmp_path):
+    config = merge_config({"model": {"channels": 4, "layers": [1], "embed_dim": 6}, "head": {"type": "aam"}})
+    from vib.models import build_model
+    path = tmp_path / "aam.pt"
+    ckpt.save_atomic({"model": build_model(config["model"], False).state_dict(), "config": config,
+                      "num_classes": 3}, path)
+    with pytest.raises(VibError, match="--write-var needs a VIB model"):
+        extract(path, fbank_dir / "cuts.jsonl.gz", tmp_path / "out", opts=ExtractOptions(write_var=True))

@@ -24,13 +24,8 @@ class LinearClassifier(nn.Module):
         return full_precision(z) @ full_precision(self.weight).t()
 
 
-class CosineClassifier(nn.Module):
+class CosineClassifier(LinearClassifier):
     """``cosine(z, w_c)`` for every class c; ``scale`` is applied by the head."""
-
-    def __init__(self, embed_dim: int, num_classes: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
-        nn.init.normal_(self.weight, std=embed_dim ** -0.5)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return F.normalize(full_precision(z), dim=-1) @ F.normalize(full_precision(self.weight), dim=-1).t()
