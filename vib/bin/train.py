@@ -73,11 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
     if not os.path.exists(cuts):
         raise VibError(f"no cut manifest at '{cuts}' (run steps/compute_fbank.sh first)")
-    from vib.data.loader import build_spk2id, build_train_loader
+    from vib.data.loader import build_spk2id, build_train_loader, speed_factors_of
 
     rank, world, _ = distributed_context()
     tcfg, dcfg = config["train"], config["data"]
-    spk2id = build_spk2id(cuts, speed_factors=tuple(dcfg["speed_factors"]))
+    spk2id = build_spk2id(cuts, speed_factors=speed_factors_of(dcfg["augment"]))
     exp = Path(args.exp_dir)
     if rank == 0:
         exp.mkdir(parents=True, exist_ok=True)
