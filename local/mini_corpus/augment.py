@@ -1,7 +1,7 @@
 """Augmentation sources laid out like the real corpora, so one code path serves both.
 
 * ``RIRS_NOISES/simulated_rirs/{small,medium,large}room/RoomNNN/RoomNNN-000KK.wav`` and a
-  ``rir_list`` per room-size folder (``--rir-id=... --room-id=... RIRS_NOISES/...wav``, paths
+  ``rir_list`` per room-size folder (``--rir-id ID --room-id ROOM RIRS_NOISES/...wav``, paths
   relative to the parent of RIRS_NOISES, as in the OpenSLR-28 release), simulated with
   pyroomacoustics' image-source method in shoebox rooms of random size and RT60.
 * ``musan/noise/synthetic/`` coloured and modulated noise, ``musan/music/synthetic/`` tone
@@ -65,7 +65,7 @@ def write_rirs(out_dir: Path, num_rooms: int, rirs_per_room: int, seed: int) -> 
                 path = size_dir / f"Room{room:03d}" / f"{name}.wav"
                 if not path.exists():
                     write_wav(str(path), simulate_rir(size, np.random.default_rng([seed, 1, size_index, room, k])))
-                lines.append(f"--rir-id={size}-{name} --room-id={size}-Room{room:03d} "
+                lines.append(f"--rir-id {size}-{name} --room-id {size}-Room{room:03d} "
                              f"{path.relative_to(out_dir)}\n")
         with atomic_output(str(size_dir / "rir_list")) as f:
             f.writelines(lines)

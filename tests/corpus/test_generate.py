@@ -139,10 +139,10 @@ def test_augmentation_sources_have_the_real_layout(tiny_corpus):
         lines = (tiny_corpus / "RIRS_NOISES/simulated_rirs" / size / "rir_list").read_text().splitlines()
         assert len(lines) == TINY_OPTIONS["num_rooms"] * TINY_OPTIONS["rirs_per_room"]
         for line in lines:
-            rir_id, room_id, rel = line.split()
+            rir_flag, rir_id, room_flag, room_id, rel = line.split()
             assert rel.startswith(f"RIRS_NOISES/simulated_rirs/{size}/Room")
-            assert rir_id == f"--rir-id={size}-{Path(rel).stem}"
-            assert room_id == f"--room-id={size}-{Path(rel).parent.name}"
+            assert (rir_flag, rir_id) == ("--rir-id", f"{size}-{Path(rel).stem}")
+            assert (room_flag, room_id) == ("--room-id", f"{size}-{Path(rel).parent.name}")
             audio, rate = sf.read(tiny_corpus / rel)
             assert rate == 16000 and audio.ndim == 1 and np.abs(audio).max() > 0.5
     for kind, subdir in (("noise", "synthetic"), ("music", "synthetic"), ("speech", "espeak")):
