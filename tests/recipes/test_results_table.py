@@ -28,3 +28,4 @@ def test_missing_metrics_named(tmp_path):
     with pytest.raises(VibError, match="missing metrics file"):
         results_table(str(tmp_path), ["aam"], ["cosine"], ["trials"])
     assert metrics_path("exp", "a", "b", "c") == "exp/a/scores_b_c/metrics.json"
+    assert metrics_path("exp", "a", "cosine+asnorm", "c") == "exp/a/scores_cosine_c/metrics_asnorm.json"

@@ -1,7 +1,9 @@
 """vib-results-table: one Markdown table of EER / minDCF for system x back-end x trial list.
 
-Reads ``<exp>/<system>/scores_<backend>_<list>/metrics.json`` as written by
-``vib-compute-metrics --json`` (via steps/score_*.sh) and prints the table.
+Reads the ``metrics*.json`` files that steps/score_*.sh write (``vib-compute-metrics --json``)
+and prints the table. A back-end ``X`` is ``<exp>/<system>/scores_X_<list>/metrics.json``;
+``X+NORM`` (e.g. ``cosine+asnorm``) is the score-normalised variant in the same dir,
+``metrics_NORM.json``.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from vib.cli import VibError, make_parser, run
 
 
 def metrics_path(exp: str, system: str, backend: str, trial_list: str) -> str:
-    """Where steps/score_*.sh leave the metrics of one system, back-end and list."""
-    return os.path.join(exp, system, f"scores_{backend}_{trial_list}", "metrics.json")
+    """Where steps/score_*.sh leave the metrics of one system, back-end (``X`` or ``X+NORM``) and list."""
+    scorer, _, norm = backend.partition("+")
+    return os.path.join(exp, system, f"scores_{scorer}_{trial_list}", f"metrics_{norm}.json" if norm else "metrics.json")
 
 
 def results_table(exp: str, systems: Sequence[str], backends: Sequence[str], lists: Sequence[str]) -> str:
@@ -40,7 +43,7 @@ def results_table(exp: str, systems: Sequence[str], backends: Sequence[str], lis
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("vib-results-table", __doc__)
     parser.add_argument("--systems", required=True, help="comma-separated system names (dirs under <exp>)")
-    parser.add_argument("--backends", required=True, help="comma-separated back-end names, e.g. cosine,asnorm,plda")
+    parser.add_argument("--backends", required=True, help="comma-separated back-end names, e.g. cosine,cosine+asnorm,plda")
     parser.add_argument("--lists", required=True, help="comma-separated trial list names, e.g. trials,trials_hard")
     parser.add_argument("exp", help="experiment dir holding <system>/scores_<backend>_<list>/metrics.json")
     opts = parser.parse_args(argv)

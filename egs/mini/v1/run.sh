@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
 
+_cmdline="$0 $*"
 stage=0
 stop_stage=100
 nj=2                         # parallel jobs (corpus synthesis, fbank, extraction)
@@ -26,7 +27,7 @@ log() { echo "$(date '+%F %T') run.sh: $*"; }
 
 corpus=corpus                 # generated audio, Kaldi data dirs, trials, noise and RIRs
 lists="trials trials_hard"    # trial lists of the test split
-backends="cosine asnorm plda"
+backends="cosine cosine+asnorm plda"  # X+NORM: score-normalised X (see vib-results-table)
 case $corpus_size in
   default) corpus_opts= ;;
   tiny) corpus_opts=--tiny=true ;;
@@ -80,18 +81,17 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   done
 fi
 
-# Stage 5: exp/<system>/scores_<backend>_<list>/{scores,metrics.json}.
-# cosine: plain cosine; asnorm: cosine + adaptive s-norm with the training
-# speakers' mean vectors as cohort; plda: training mean, LDA, length norm, PLDA.
+# Stage 5: exp/<system>/scores_<scorer>_<list>/: scores and metrics.json.
+# cosine: training mean removed, cosine; with the training speakers' mean vectors
+# as cohort also adaptive s-norm (scores_asnorm, metrics_asnorm.json);
+# plda: training mean, LDA, length norm, PLDA (Kaldi's egs/voxceleb/v2 chain).
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   for sys in $systems; do
     xv=exp/$sys
     for list in $lists; do
       log "stage 5: scoring $sys on $list"
-      steps/score_cosine.sh --train-dir $xv/xvectors_train \
-        $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_cosine_$list
       steps/score_cosine.sh --train-dir $xv/xvectors_train --cohort scp:$xv/xvectors_train/spk_xvector.scp \
-        $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_asnorm_$list
+        $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_cosine_$list
       steps/score_plda.sh --train-data data/train \
         $xv/xvectors_train $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_plda_$list
     done
@@ -101,16 +101,24 @@ fi
 # Stage 6: RESULTS.md (system x back-end x list) and det.png (main list, every system and back-end).
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   log "stage 6: RESULTS.md and det.png"
+  newer=$(find exp -name 'metrics*.json' -newer RESULTS.md 2>/dev/null | head -1)
+  if [ -f RESULTS.md ] && [ -f det.png ] && [ -z "$newer" ]; then
+    log "RESULTS.md is newer than every metrics file; nothing to do"
+    exit 0
+  fi
   table=$(vib-results-table --systems "${systems// /,}" --backends "${backends// /,}" --lists "${lists// /,}" exp)
-  det_args=()
+  det_args=(); det_labels=""
   for sys in $systems; do
-    for b in $backends; do det_args+=("exp/$sys/scores_${b}_trials/scores"); done
+    for b in $backends; do
+      scorer=${b%%+*}; norm=${b#"$scorer"}; norm=${norm:+_${norm#+}}
+      det_args+=("exp/$sys/scores_${scorer}_trials/scores$norm"); det_labels+="${det_labels:+,}$sys $b"
+    done
   done
-  vib-compute-metrics --det-plot det.png data/test/trials "${det_args[@]}" >/dev/null
+  vib-compute-metrics --det-plot det.png --labels "$det_labels" data/test/trials "${det_args[@]}" >/dev/null
   {
     echo "# egs/mini/v1 results"
     echo
-    echo "Produced by: \`./run.sh $*\` (stages $stage-$stop_stage; this run took $(( $(date +%s) - start_time )) s)"
+    echo "Produced by: \`$_cmdline\` (stages $stage-$stop_stage; this run took $(( $(date +%s) - start_time )) s)"
     echo "Machine: $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), torch $(python -c 'import torch; print(torch.__version__)')"
     echo "Corpus: $(wc -l < data/train/spk2utt) training classes, $(wc -l < data/test/spk2utt) test speakers, $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials (main / hard)"
     echo

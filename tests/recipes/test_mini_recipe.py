@@ -1,0 +1,125 @@
+"""egs/mini/v1/run.sh end to end on the tiny corpus: every stage, RESULTS.md,
+re-runs that redo nothing, and a run killed during training that resumes."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from vib.io.tables import read_table_dict
+
+RECIPE = REPO / "egs/mini/v1"
+SYSTEMS = ("softmax", "aam", "vib")
+# The recipe's own configs, shrunk to seconds of training.
+TINY_TRAIN = {"epochs": 3, "epoch_size": 96, "batch_size": 16, "crop_frames": 100, "average_last": 2}
+
+
+def _make_recipe_copy(dest: Path) -> Path:
+    """A copy of the recipe (run.sh, conf/) in ``dest`` with links to the repository."""
+    dest.mkdir(parents=True)
+    shutil.copy(RECIPE / "run.sh", dest / "run.sh")
+    (dest / "path.sh").write_text(f". {REPO}/path.sh\n")
+    for name in ("utils", "steps"):
+        (dest / name).symlink_to(REPO / name)
+    tiny = dest / "conf_tiny"
+    tiny.mkdir()
+    for system in SYSTEMS:
+        config = yaml.safe_load((RECIPE / "conf" / f"{system}.yaml").read_text())
+        config["train"].update(TINY_TRAIN)
+        config["model"]["embed_dim"] = 32  # below the tiny corpus' 48 training vectors, for LDA
+        (tiny / f"{system}.yaml").write_text(yaml.safe_dump(config))
+    return dest
+
+
+def _run(recipe: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(recipe / "run.sh"), "--corpus-size", "tiny", "--conf-dir", "conf_tiny",
+                           *args], cwd=recipe, capture_output=True, text=True, timeout=900, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    """The tiny recipe run once, killed during training of the first system, then re-run to the end."""
+    recipe = _make_recipe_copy(tmp_path_factory.mktemp("mini") / "v1")
+    out = _run(recipe, "--stop-stage", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    # Start training, SIGKILL the whole run once the first checkpoint exists, then re-run.
+    proc = subprocess.Popen(["bash", str(recipe / "run.sh"), "--stage", "3", "--corpus-size", "tiny",
+                             "--conf-dir", "conf_tiny"], cwd=recipe, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    first = recipe / "exp/softmax/checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (first.is_dir() and any(first.glob("*.pt"))):
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (recipe / "exp/softmax/final.pt").exists(), "training finished before the kill; enlarge it"
+
+    out = _run(recipe, "--stage", "3")
+    assert out.returncode == 0, out.stdout + out.stderr
+    recipe.joinpath("rerun.log").write_text(out.stdout + out.stderr)
+    return recipe
+
+
+@pytest.mark.slow
+def test_every_stage_produced_its_files(recipe):
+    for split in ("train", "test"):
+        for name in ("wav.scp", "utt2spk", "spk2utt", "cuts.jsonl.gz"):
+            assert (recipe / "data" / split / name).is_file()
+        assert (recipe / "fbank" / split / "cuts.jsonl.gz").is_file()
+    for trials in ("trials", "trials_hard"):
+        assert (recipe / "data/test" / trials).stat().st_size > 0
+    test_utts = {line.split()[0] for line in (recipe / "data/test/utt2spk").read_text().splitlines()}
+    for system in SYSTEMS:
+        exp = recipe / "exp" / system
+        assert (exp / "final.pt").is_file() and (exp / "curve.png").is_file()
+        vectors = read_table_dict(f"scp:{exp}/xvectors_test/xvector.scp")
+        assert set(vectors) == test_utts
+        for trials in ("trials", "trials_hard"):
+            assert (exp / f"scores_plda_{trials}" / "metrics.json").is_file()
+            for name in ("metrics.json", "metrics_asnorm.json"):
+                assert (exp / f"scores_cosine_{trials}" / name).is_file()
+
+
+@pytest.mark.slow
+def test_results_table_and_det_plot(recipe):
+    text = (recipe / "RESULTS.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| trials")]
+    assert len(rows) == 2 * 3 * 3, text
+    for system in SYSTEMS:
+        for backend in ("cosine", "cosine+asnorm", "plda"):
+            assert any(f"| {backend} | {system} |" in row for row in rows)
+    assert "Produced by: `" in text and "run.sh --corpus-size tiny" in text
+    assert (recipe / "det.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_killed_training_resumed_each_epoch_once(recipe):
+    lines = (recipe / "exp/softmax/train.jsonl").read_text().splitlines()
+    epochs = [yaml.safe_load(line)["epoch"] for line in lines]
+    assert epochs == sorted(set(epochs)) and len(epochs) == TINY_TRAIN["epochs"]
+
+
+@pytest.mark.slow
+def test_rerun_redoes_nothing(recipe):
+    watched = [recipe / "fbank/train/cuts.jsonl.gz", recipe / "exp/vib/final.pt",
+               recipe / "exp/vib/xvectors_test/xvector.ark", recipe / "exp/aam/scores_plda_trials/scores", recipe / "RESULTS.md"]
+    before = [p.stat().st_mtime_ns for p in watched]
+    out = _run(recipe)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [p.stat().st_mtime_ns for p in watched] == before
+
+
+@pytest.mark.slow
+def test_bad_option_is_a_clear_error(recipe):
+    out = _run(recipe, "--corpus-size", "huge")
+    assert out.returncode != 0 and "--corpus-size must be default or tiny" in out.stderr
