@@ -168,12 +168,27 @@ fi
 #   asnorm: the same scores with adaptive s-norm, cohort = the training speakers' mean
 #           vectors, top-N (computed in scores_cosine_<list>, linked from scores_asnorm_<list>);
 #   plda:   training mean, LDA to 200, length norm, PLDA trained on the training set.
+# The back-end models depend only on the training set: they are trained in the first list's
+# dirs and hard-linked into the others', where the scoring scripts keep them (outputs newer
+# than their inputs are not redone).
+share() {  # share <from-dir> <to-dir> <file>...: hard-links the files that exist in <from-dir>
+  local from=$1 to=$2 f; shift 2
+  mkdir -p $to
+  for f in "$@"; do
+    [ ! -f $from/$f ] || [ $from/$f -ef $to/$f ] || ln -f $from/$f $to/$f
+  done
+}
 if runs 5; then
+  first=${lists%% *}
   for sys in $systems; do
     xv=exp/$sys; ev=$xv/xvectors_$eval_set; tr=$xv/xvectors_$train_set
     for l in $lists; do
       trials=$(trials_of $l) || die "no trial list '$l' under data/voxceleb1*/ (run stage 0 with it in --lists)"
       log "stage 5: scoring $sys on $l"
+      if [ $l != $first ]; then
+        share $xv/scores_cosine_$first $xv/scores_cosine_$l mean.vec
+        share $xv/scores_plda_$first $xv/scores_plda_$l mean.vec transform.mat plda
+      fi
       steps/score_cosine.sh --train-dir $tr --cohort scp:$tr/spk_xvector.scp --norm-method asnorm --top-n $top_n \
         $ev $ev $trials $xv/scores_cosine_$l
       mkdir -p $xv/scores_asnorm_$l
@@ -207,7 +222,7 @@ if runs 6; then
     echo "# egs/voxceleb/v1 results"
     echo
     echo "Produced by: \`$cmdline\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
-    echo "Machine: $gpus, $(nproc) CPU cores, torch $(python -c 'import torch; print(torch.__version__)')"
+    echo "Machine: $gpus, $(nproc) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
     echo "Configs: $(for sys in $systems; do printf '%s ' "$conf_dir/$sys.yaml"; done)"
     echo "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances"
     echo "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')"
