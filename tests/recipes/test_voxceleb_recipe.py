@@ -170,6 +170,7 @@ def test_rerun_redoes_no_finished_stage(recipe):
 @pytest.mark.parametrize("skip,message", [
     ("--vox2-dev", "--vox2-dev is required: VoxCeleb2 dev audio"),
     ("--trials-dir", "--trials-dir is required"),
+    ("--musan", "--musan is required: the MUSAN root"),  # stage 1's option: checked before stage 0 runs
 ])
 def test_missing_data_path_is_a_clear_error(corpora, tmp_path, skip, message):
     work = _work_dir(tmp_path / "v1")

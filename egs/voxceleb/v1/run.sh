@@ -13,7 +13,7 @@
 # lists, 1: MUSAN and RIRS_NOISES). Every stage skips work that is already complete,
 # so re-running the same command after a kill resumes it. See README.md.
 set -euo pipefail
-cmdline="$0 $*"
+_invocation="$0 $*"   # (a leading _ keeps it out of the options)
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
 
@@ -59,12 +59,6 @@ backends="cosine asnorm plda"
 start_time=$(date +%s)
 runs() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
-# A path given on the command line must exist, whether or not its stage still has work to do.
-for opt in vox1_dev vox1_test vox2_dev trials_dir musan rirs; do
-  [ -z "${!opt}" ] || [ -d "${!opt}" ] || die "--${opt//_/-} '${!opt}' is not a directory"
-done
-# need <option>: stops with a clear error unless the option was given.
-need() { local var=${1//-/_}; [ -n "${!var}" ] || die "--$1 is required: $2"; }
 # trials_of <list>: the Kaldi trial file stage 0 made for <list> (in voxceleb1_test or voxceleb1).
 trials_of() {
   local d
@@ -73,6 +67,33 @@ trials_of() {
   done
   return 1
 }
+prepared() {  # stage 0 is complete: the data dirs and every trial list exist
+  local x
+  for x in $eval_set $train_set; do [ -f data/$x/cuts.jsonl.gz ] || return 1; done
+  for x in $lists; do trials_of $x >/dev/null || return 1; done
+}
+aug_prepared() { local x; for x in noise music speech rir; do [ -f data/aug/$x.jsonl.gz ] || return 1; done; }
+
+# Check the options before any work: a path given must exist (whether or not its stage
+# still has work to do); one that a stage with work to do needs must be given.
+for opt in vox1_dev vox1_test vox2_dev trials_dir musan rirs; do
+  [ -z "${!opt}" ] || [ -d "${!opt}" ] || die "--${opt//_/-} '${!opt}' is not a directory"
+done
+need() { local var=${1//-/_}; [ -n "${!var}" ] || die "--$1 is required: $2"; }
+if runs 0 && ! prepared; then
+  need vox1-dev "VoxCeleb1 dev audio (idXXXXX/<video>/NNNNN.wav), for the E and H lists"
+  need vox1-test "VoxCeleb1 test audio, for the O lists"
+  need trials-dir "the dir with the official trial lists (veri_test2.txt, list_test_all2.txt, list_test_hard2.txt)"
+  case $train_set in
+    voxceleb2_dev) need vox2-dev "VoxCeleb2 dev audio (idXXXXX/<video>/NNNNN.m4a or .wav), the training set" ;;
+    voxceleb1_dev) ;;
+    *) [ -f data/$train_set/cuts.jsonl.gz ] || die "--train-set '$train_set' is neither voxceleb2_dev nor voxceleb1_dev, and data/$train_set/cuts.jsonl.gz does not exist (make it with vib-kaldi-to-lhotse data/$train_set)" ;;
+  esac
+fi
+if runs 1 && ! aug_prepared; then
+  need musan "the MUSAN root ({noise,music,speech}/*/*.wav)"
+  need rirs "the RIRS_NOISES root (simulated_rirs/*room/rir_list)"
+fi
 if runs 3; then
   for sys in $systems; do
     [ -f "$conf_dir/$sys.yaml" ] || die "no config '$conf_dir/$sys.yaml' for system '$sys' (see --conf-dir, --systems)"
@@ -84,23 +105,12 @@ case $device in auto|cuda|cpu) ;; *) die "--device must be auto, cuda or cpu, go
 # (wav.scp; m4a through ffmpeg pipes) + Lhotse manifests; data/voxceleb1*/trials_<list>
 # converted from the official label-first lists.
 if runs 0; then
-  missing=()
-  for x in $eval_set $train_set; do [ -f data/$x/cuts.jsonl.gz ] || missing+=("data/$x"); done
-  for l in $lists; do trials_of $l >/dev/null || missing+=("trials_$l"); done
-  if [ ${#missing[@]} -eq 0 ]; then
+  if prepared; then
     log "stage 0: data dirs and trial lists are ready"
   else
-    log "stage 0: preparing VoxCeleb (missing: ${missing[*]})"
-    need vox1-dev "VoxCeleb1 dev audio (idXXXXX/<video>/NNNNN.wav), for the E and H lists"
-    need vox1-test "VoxCeleb1 test audio, for the O lists"
-    need trials-dir "the dir with the official trial lists (veri_test2.txt, list_test_all2.txt, list_test_hard2.txt)"
+    log "stage 0: preparing VoxCeleb"
     vox2_opt=()
-    case $train_set in
-      voxceleb2_dev) need vox2-dev "VoxCeleb2 dev audio (idXXXXX/<video>/NNNNN.m4a), the training set"
-                     vox2_opt=(--vox2-dev "$vox2_dev") ;;
-      voxceleb1_dev) ;;
-      *) [ -f data/$train_set/cuts.jsonl.gz ] || die "--train-set '$train_set' is neither voxceleb2_dev nor voxceleb1_dev, and data/$train_set/cuts.jsonl.gz does not exist (prepare it with vib-kaldi-to-lhotse)" ;;
-    esac
+    [ $train_set != voxceleb2_dev ] || vox2_opt=(--vox2-dev "$vox2_dev")
     python "$VIB_ROOT/local/prepare_voxceleb.py" --nj "$nj" --vox1-dev "$vox1_dev" --vox1-test "$vox1_test" \
       "${vox2_opt[@]}" --trials-dir "$trials_dir" data
     for l in $lists; do
@@ -112,13 +122,10 @@ fi
 # Stage 1: data/aug/{noise,music,speech,rir}.jsonl.gz: MUSAN and RIRS_NOISES recordings
 # that the configs' augmentation section draws from.
 if runs 1; then
-  if [ -f data/aug/noise.jsonl.gz ] && [ -f data/aug/music.jsonl.gz ] && [ -f data/aug/speech.jsonl.gz ] \
-     && [ -f data/aug/rir.jsonl.gz ]; then
+  if aug_prepared; then
     log "stage 1: augmentation manifests are ready"
   else
     log "stage 1: augmentation manifests"
-    need musan "the MUSAN root ({noise,music,speech}/*/*.wav)"
-    need rirs "the RIRS_NOISES root (simulated_rirs/*room/rir_list)"
     vib-prepare-augmentation --nj "$nj" --musan "$musan" --rirs "$rirs" data/aug
   fi
 fi
@@ -221,7 +228,7 @@ if runs 6; then
   {
     echo "# egs/voxceleb/v1 results"
     echo
-    echo "Produced by: \`$cmdline\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
+    echo "Produced by: \`$_invocation\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
     echo "Machine: $gpus, $(nproc) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
     echo "Configs: $(for sys in $systems; do printf '%s ' "$conf_dir/$sys.yaml"; done)"
     echo "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances"
