@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Cosine scoring, optionally after removing a training mean, with optional cohort score normalisation.
+set -euo pipefail
+
+train_dir=           # xvector dir whose mean (of xvector.scp) is removed from every side first
+cohort=              # cohort rspecifier (e.g. scp:exp/sys/xvectors_train/spk_xvector.scp): enables --norm-method
+norm_method=asnorm   # asnorm | snorm | znorm | tnorm (only with --cohort)
+top_n=300            # cohort scores kept per side for asnorm
+enroll_level=utt     # utt: <enroll-dir>/xvector.scp; spk: <enroll-dir>/spk_xvector.scp
+skip_missing=false   # drop trials whose key has no vector (else an error)
+use_kaldi=false      # Kaldi's ivector-normalize-length --scaleup=false + ivector-compute-dot-products
+help_message="Usage: $0 [options] <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
+ e.g.: $0 --cohort scp:exp/vib/xvectors_train/spk_xvector.scp exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_cosine_test
+Writes <score-dir>/scores and metrics.json; with --cohort also scores_<norm-method> and
+metrics_<norm-method>.json. Trials: 'enroll test target|nontarget'.
+Finished outputs newer than their inputs are kept when the script is re-run."
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/parse_options.sh"
+
+if [ $# -ne 4 ]; then echo "$help_message" >&2; exit 1; fi
+enroll=$1 test=$2 trials=$3 dir=$4
+log() { echo "$(date '+%F %T') score_cosine.sh: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+up_to_date() { local out=$1 f; shift; [ -s "$out" ] || return 1; for f in "$@"; do [ "$out" -nt "$f" ] || return 1; done; }
+
+case $enroll_level in
+  utt) enroll_scp=$enroll/xvector.scp ;;
+  spk) enroll_scp=$enroll/spk_xvector.scp ;;
+  *) die "--enroll-level must be utt or spk, got '$enroll_level'" ;;
+esac
+for f in "$enroll_scp" "$test/xvector.scp" "$trials" ${train_dir:+"$train_dir/xvector.scp"}; do
+  [ -f "$f" ] || die "no such file: $f"
+done
+if $use_kaldi; then
+  [ -z "$cohort" ] || die "--use-kaldi true: Kaldi has no score normalisation; drop --cohort"
+  subtract=ivector-subtract-global-mean
+  for b in ivector-mean $subtract ivector-normalize-length ivector-compute-dot-products; do
+    command -v $b >/dev/null || die "--use-kaldi true: Kaldi binary '$b' is not on PATH (add Kaldi's src/*bin dirs to PATH)"
+  done
+else
+  subtract=vib-ivector-subtract-global-mean
+fi
+mkdir -p "$dir/log"
+
+vectors() {  # rspecifier of scp $1 with the training mean removed (if --train-dir)
+  if [ -n "$train_dir" ]; then echo "ark:$subtract $dir/mean.vec $1 ark:- |"; else echo "$1"; fi
+}
+if [ -n "$train_dir" ] && ! up_to_date "$dir/mean.vec" "$train_dir/xvector.scp"; then
+  log "training mean"
+  if $use_kaldi; then mean=ivector-mean; else mean=vib-ivector-mean; fi
+  $mean scp:$train_dir/xvector.scp $dir/mean.vec.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
+  mv $dir/mean.vec.tmp $dir/mean.vec
+fi
+
+if ! up_to_date "$dir/scores" "$enroll_scp" "$test/xvector.scp" "$trials"; then
+  log "cosine scoring of $(wc -l < $trials) trials"
+  if $use_kaldi; then
+    kaldi_unit() {  # Kaldi rspecifier of rspecifier $1, mean removed (if --train-dir), unit length
+      if [ -n "$train_dir" ]; then
+        echo "ark:$subtract $dir/mean.vec $1 ark:- | ivector-normalize-length --scaleup=false ark:- ark:- |"
+      else
+        echo "ark:ivector-normalize-length --scaleup=false $1 ark:- |"
+      fi
+    }
+    ivector-compute-dot-products "cut -d' ' -f1,2 $trials |" "$(kaldi_unit scp:$enroll_scp)" \
+      "$(kaldi_unit scp:$test/xvector.scp)" \
+      $dir/scores.tmp 2> $dir/log/score.log || die "see $dir/log/score.log"
+  else
+    vib-cosine-scoring --skip-missing=$skip_missing "$(vectors scp:$enroll_scp)" "$(vectors scp:$test/xvector.scp)" \
+      $trials $dir/scores.tmp 2> $dir/log/score.log || die "see $dir/log/score.log"
+  fi
+  mv $dir/scores.tmp $dir/scores
+fi
+
+metrics() {  # metrics <scores> <json>
+  if ! up_to_date "$2" "$1" "$trials"; then
+    vib-compute-metrics --json --p-target=0.01,0.001,0.05 $trials $1 > $2.tmp || die "metrics of $1 failed"
+    mv $2.tmp $2
+  fi
+  log "$(python -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"EER {m['eer']:.3f}%, minDCF(0.01) {m['min_dcf_0.01']:.4f}\")" $2) -> $2"
+}
+metrics $dir/scores $dir/metrics.json
+
+if [ -n "$cohort" ]; then
+  out=$dir/scores_$norm_method
+  if ! up_to_date "$out" "$dir/scores"; then
+    log "$norm_method with cohort $cohort (top $top_n)"
+    vib-score-norm --method=$norm_method --top-n=$top_n "$(vectors $cohort)" "$(vectors scp:$enroll_scp)" \
+      "$(vectors scp:$test/xvector.scp)" $dir/scores $out.tmp 2> $dir/log/score_norm.log \
+      || die "see $dir/log/score_norm.log"
+    mv $out.tmp $out
+  fi
+  metrics $out $dir/metrics_$norm_method.json
+fi

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Kaldi egs/voxceleb/v2 back-end: training mean, LDA, length norm, PLDA, scoring, metrics.
+set -euo pipefail
+
+lda_dim=200          # capped at min(dim, #train speakers - 1)
+num_em_iters=10
+smoothing=0.0        # ivector-copy-plda --smoothing before scoring (0: none)
+enroll_level=utt     # utt: enroll with <enroll-dir>/xvector.scp; spk: spk_xvector.scp + num_utts.ark
+train_data=          # data dir with utt2spk and spk2utt of the training vectors (default: <train-dir>)
+skip_missing=false   # drop trials whose key has no vector (else an error)
+use_kaldi=false      # run Kaldi's own binaries (ivector-*, transform-vec) instead of vib-*
+help_message="Usage: $0 [options] <train-xvector-dir> <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
+ e.g.: $0 --lda-dim 200 exp/vib/xvectors_train exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_plda_test
+Each xvector dir holds xvector.scp (and, for --enroll-level spk, spk_xvector.scp and num_utts.ark).
+The training speakers come from utt2spk and spk2utt in --train-data (default: the train xvector dir).
+Trials: 'enroll test target|nontarget'. As in Kaldi's egs/voxceleb/v2:
+  mean.vec      = ivector-mean of the training vectors
+  transform.mat = ivector-compute-lda --total-covariance-factor=0.0 --dim=\$lda_dim (training mean removed)
+  plda          = ivector-compute-plda on mean-removed, LDA-projected, length-normalised training vectors
+  scores        = ivector-plda-scoring --normalize-length=true, both sides through the same transforms
+  metrics.json  = vib-compute-metrics --llr=true (EER, minDCF at 0.01/0.001/0.05, actDCF, Cllr)
+Finished outputs newer than their inputs are kept when the script is re-run."
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/parse_options.sh"
+
+if [ $# -ne 5 ]; then echo "$help_message" >&2; exit 1; fi
+train=$1 enroll=$2 test=$3 trials=$4 dir=$5
+log() { echo "$(date '+%F %T') score_plda.sh: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# up_to_date OUT IN...: OUT exists and is newer than every IN.
+up_to_date() { local out=$1 f; shift; [ -s "$out" ] || return 1; for f in "$@"; do [ "$out" -nt "$f" ] || return 1; done; }
+
+train_data=${train_data:-$train}
+for f in "$train/xvector.scp" "$train_data/utt2spk" "$train_data/spk2utt" "$trials"; do
+  [ -f "$f" ] || die "no such file: $f"
+done
+case $enroll_level in
+  utt) enroll_scp=$enroll/xvector.scp; num_utts_opt= ;;
+  spk) enroll_scp=$enroll/spk_xvector.scp; num_utts_opt=--num-utts=ark:$enroll/num_utts.ark
+       [ -f "$enroll/num_utts.ark" ] || die "no such file: $enroll/num_utts.ark" ;;
+  *) die "--enroll-level must be utt or spk, got '$enroll_level'" ;;
+esac
+[ -f "$enroll_scp" ] || die "no such file: $enroll_scp"
+[ -f "$test/xvector.scp" ] || die "no such file: $test/xvector.scp"
+
+if $use_kaldi; then
+  mean=ivector-mean subtract=ivector-subtract-global-mean lda=ivector-compute-lda
+  transform=transform-vec normalize=ivector-normalize-length train_plda=ivector-compute-plda
+  copy_plda=ivector-copy-plda score=ivector-plda-scoring skip_opt=
+  for b in $mean $subtract $lda $transform $normalize $train_plda $copy_plda $score; do
+    command -v $b >/dev/null || die "--use-kaldi true: Kaldi binary '$b' is not on PATH (add Kaldi's src/*bin dirs to PATH)"
+  done
+else
+  mean=vib-ivector-mean subtract=vib-ivector-subtract-global-mean lda=vib-compute-lda
+  transform=vib-transform-vec normalize=vib-ivector-normalize-length train_plda=vib-compute-plda
+  copy_plda=vib-copy-plda score=vib-plda-scoring skip_opt=--skip-missing=$skip_missing
+fi
+mkdir -p "$dir/log"
+
+if ! up_to_date "$dir/mean.vec" "$train/xvector.scp"; then
+  log "training mean ($mean)"
+  $mean scp:$train/xvector.scp $dir/mean.vec.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
+  mv $dir/mean.vec.tmp $dir/mean.vec
+fi
+
+if ! up_to_date "$dir/transform.mat" "$train/xvector.scp" "$train_data/utt2spk"; then
+  dim=$(python -c "import sys; from vib.io.tables import read_table; print(next(read_table(sys.argv[1]))[1].shape[0])" scp:$train/xvector.scp)
+  num_spk=$(wc -l < $train_data/spk2utt)
+  cap=$(( dim < num_spk - 1 ? dim : num_spk - 1 ))
+  [ $cap -ge 1 ] || die "need at least 2 training speakers for LDA, found $num_spk"
+  dim_used=$(( lda_dim < cap ? lda_dim : cap ))
+  [ $dim_used -eq $lda_dim ] || log "LDA dimension capped at $dim_used (input dim $dim, $num_spk speakers)"
+  log "LDA to $dim_used dims ($lda)"
+  $lda --total-covariance-factor=0.0 --dim=$dim_used \
+    "ark:$subtract scp:$train/xvector.scp ark:- |" ark:$train_data/utt2spk $dir/transform.mat.tmp \
+    2> $dir/log/lda.log || die "see $dir/log/lda.log"
+  mv $dir/transform.mat.tmp $dir/transform.mat
+fi
+
+prep() {  # rspecifier of the vectors of scp $1 after mean removal, LDA and length norm
+  echo "ark:$subtract $dir/mean.vec scp:$1 ark:- | $transform $dir/transform.mat ark:- ark:- | $normalize ark:- ark:- |"
+}
+
+if ! up_to_date "$dir/plda" "$dir/transform.mat" "$dir/mean.vec" "$train_data/spk2utt"; then
+  log "PLDA, $num_em_iters E-M iterations ($train_plda)"
+  $train_plda --num-em-iters=$num_em_iters ark:$train_data/spk2utt \
+    "ark:$subtract scp:$train/xvector.scp ark:- | $transform $dir/transform.mat ark:- ark:- | $normalize ark:- ark:- |" \
+    $dir/plda.tmp 2> $dir/log/plda.log || die "see $dir/log/plda.log"
+  mv $dir/plda.tmp $dir/plda
+fi
+
+if ! up_to_date "$dir/scores" "$dir/plda" "$enroll_scp" "$test/xvector.scp" "$trials"; then
+  plda_in=$dir/plda
+  [ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $dir/plda - |"
+  log "scoring $(wc -l < $trials) trials ($score)"
+  $score --normalize-length=true $num_utts_opt $skip_opt "$plda_in" "$(prep $enroll_scp)" \
+    "$(prep $test/xvector.scp)" "cut -d' ' -f1,2 $trials |" $dir/scores.tmp \
+    2> $dir/log/score.log || die "see $dir/log/score.log"
+  mv $dir/scores.tmp $dir/scores
+fi
+
+if ! up_to_date "$dir/metrics.json" "$dir/scores" "$trials"; then
+  vib-compute-metrics --llr=true --json --p-target=0.01,0.001,0.05 $trials $dir/scores > $dir/metrics.json.tmp \
+    || die "metrics failed"
+  mv $dir/metrics.json.tmp $dir/metrics.json
+fi
+log "$(python -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"EER {m['eer']:.3f}%, minDCF(0.01) {m['min_dcf_0.01']:.4f}, minDCF(0.001) {m['min_dcf_0.001']:.4f}\")" $dir/metrics.json) -> $dir/metrics.json"

@@ -1,0 +1,1 @@
+"""Back-end maths on numpy arrays: means, LDA, PLDA, cosine, score normalisation, calibration."""

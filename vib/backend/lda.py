@@ -1,0 +1,53 @@
+"""LDA as Kaldi's ivector-compute-lda estimates it."""
+from __future__ import annotations
+
+import numpy as np
+
+from vib.backend.mean import sum_by_group
+from vib.cli import VibError
+
+
+def _normalizing_transform(covar: np.ndarray, floor: float) -> np.ndarray:
+    """P with P covar P^T = I: eigenvalues sorted descending, floored at floor * largest. [D, D]."""
+    s, u = np.linalg.eigh(covar)
+    order = np.argsort(-s, kind="stable")
+    s, u = s[order], u[:, order]
+    s = np.maximum(s, floor * s[0])
+    return (u / np.sqrt(s)).T
+
+
+def compute_lda(vectors: np.ndarray, speaker: np.ndarray, dim: int, total_covariance_factor: float = 0.0,
+                covariance_floor: float = 1e-6) -> np.ndarray:
+    """Kaldi's ivector-compute-lda. vectors [N, D] (float32), speaker [N] int labels.
+
+    Subtracts the global mean; normalises the interpolated covariance
+    (1 - f) * within + f * total to unit; diagonalises the between-class covariance
+    and keeps the ``dim`` directions with the largest between-class variance.
+    Returns the affine transform [dim, D + 1] (float32), last column = -A @ mean.
+    Errors, as Kaldi: no speaker with 2+ vectors; fewer vectors than dimensions.
+    """
+    num, in_dim = vectors.shape
+    if not 0 < dim <= in_dim:
+        raise VibError(f"LDA dimension {dim} must be between 1 and the input dimension {in_dim}")
+    num_spk = int(speaker.max()) + 1 if num else 0
+    if num - num_spk == 0:
+        raise VibError(f"no speaker has two or more vectors ({num_spk} speakers, {num} vectors): "
+                       "the within-class covariance would be zero")
+    if num < in_dim:
+        raise VibError(f"Too little data for iVector dimension: {num} vectors for dimension {in_dim}")
+    mean = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
+    centered = (vectors.astype(np.float32) - mean).astype(np.float64)
+    counts = np.bincount(speaker, minlength=num_spk).astype(np.float64)
+    spk_means = sum_by_group(centered, speaker, num_spk) / counts[:, None]
+    total = centered.T @ centered / num
+    between = (spk_means * counts[:, None]).T @ spk_means / num
+    within = total - between
+    to_normalize = total_covariance_factor * total + (1.0 - total_covariance_factor) * within
+    norm = _normalizing_transform(to_normalize, covariance_floor)
+    between_proj = norm @ (total - within) @ norm.T
+    s, u = np.linalg.eigh((between_proj + between_proj.T) / 2)
+    order = np.argsort(-s, kind="stable")
+    linear = (u[:, order[:dim]].T @ norm).astype(np.float32)
+    offset = -(linear @ mean)
+    return np.concatenate([linear, offset[:, None]], axis=1)
+

@@ -1,0 +1,206 @@
+"""Trial lists and score files.
+
+Trials: ``enroll test``, Kaldi ``enroll test target|nontarget``, or VoxCeleb
+label-first ``1|0 enroll test`` (the form is taken from the first line).
+Scores: ``enroll test score`` (written with 7 significant digits, as Kaldi's
+ivector-plda-scoring prints a float).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+
+from vib.cli import VibError
+from vib.io.tables import atomic_output, open_rxfilename
+
+_KALDI_LABELS = {"target": True, "nontarget": False}
+_VOX_LABELS = {"1": True, "0": False}
+
+
+@dataclass
+class Trials:
+    """enroll, test: keys [M]; labels: bool [M] (True = target) or None for an unlabelled list."""
+
+    enroll: list[str]
+    test: list[str]
+    labels: np.ndarray | None
+
+
+def _read_text(rxfilename: str) -> str:
+    with open_rxfilename(rxfilename) as f:
+        return f.read()
+
+
+def _columns(text: str) -> tuple[int, list[list[str]]] | None:
+    """(fields per line, columns) when every non-blank line of ``text`` has the same number of
+    ASCII-whitespace-separated fields, else None. Counts fields per line on the raw bytes with
+    numpy and splits the whole text once, so no per-line Python object is made."""
+    if not text.strip():
+        return None
+    raw = np.frombuffer(text.encode(), dtype=np.uint8)
+    space = np.isin(raw, np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8))
+    starts = np.flatnonzero(~space & np.r_[True, space[:-1]])  # first byte of each field
+    newlines = np.flatnonzero(raw == 10)
+    per_line = np.bincount(np.searchsorted(newlines, starts), minlength=newlines.size + 1)
+    widths = np.unique(per_line[per_line > 0])
+    tokens = text.split()
+    if widths.size != 1 or len(tokens) != starts.size:  # ragged, or non-ASCII whitespace
+        return None
+    width = int(widths[0])
+    return width, [tokens[k::width] for k in range(width)]
+
+
+def read_trials(rxfilename: str, need_labels: bool = False) -> Trials:
+    """Reads a trial list; errors name file:line for a malformed line or unknown label."""
+    text = _read_text(rxfilename)
+    trials = _read_trials_fast(text)
+    if trials is None:  # something is off: parse line by line to say where
+        trials = _read_trials_by_line(rxfilename, text.splitlines())
+    if need_labels and trials.labels is None:
+        raise VibError(f"{rxfilename}: trials have no target/nontarget labels")
+    return trials
+
+
+def _form(first: list[str]) -> str | None:
+    if len(first) == 2:
+        return "plain"
+    if len(first) == 3 and first[2] in _KALDI_LABELS:
+        return "kaldi"
+    if len(first) == 3 and first[0] in _VOX_LABELS:
+        return "voxceleb"
+    return None
+
+
+def _read_trials_fast(text: str) -> Trials | None:
+    """Column-wise parse; None unless every line has the same fields and every label is valid."""
+    parsed = _columns(text)
+    if parsed is None:
+        return None
+    width, columns = parsed
+    form = _form([c[0] for c in columns])
+    if form is None:
+        return None
+    if form == "plain":
+        return Trials(columns[0], columns[1], None)
+    if form == "kaldi":
+        enroll, test, labels, table = columns[0], columns[1], columns[2], _KALDI_LABELS
+    else:
+        labels, enroll, test, table = columns[0], columns[1], columns[2], _VOX_LABELS
+    if not set(labels) <= set(table):
+        return None
+    positive = next(k for k, v in table.items() if v)
+    return Trials(enroll, test, np.array(labels) == positive)
+
+
+def _read_trials_by_line(rxfilename: str, lines: list[str]) -> Trials:
+    rows = [(n, line.split()) for n, line in enumerate(lines, 1) if line.strip()]
+    if not rows:
+        raise VibError(f"{rxfilename}: no trials")
+    first = rows[0][1]
+    form = _form(first)
+    if form is None:
+        raise VibError(f"{rxfilename}:{rows[0][0]}: expected 'enroll test [target|nontarget]' or "
+                       f"'1|0 enroll test', got '{' '.join(first)}'")
+    width = 2 if form == "plain" else 3
+    enroll, test, labels = [], [], []
+    for lineno, fields in rows:
+        if len(fields) != width:
+            raise VibError(f"{rxfilename}:{lineno}: expected {width} fields like line {rows[0][0]}, "
+                           f"got '{' '.join(fields)}'")
+        if form == "kaldi":
+            e, t, lab = fields
+            table = _KALDI_LABELS
+        elif form == "voxceleb":
+            lab, e, t = fields
+            table = _VOX_LABELS
+        else:
+            (e, t), lab, table = fields, None, None
+        if table is not None:
+            if lab not in table:
+                raise VibError(f"{rxfilename}:{lineno}: label '{lab}' is not one of {', '.join(table)}")
+            labels.append(table[lab])
+        enroll.append(e)
+        test.append(t)
+    return Trials(enroll, test, np.array(labels, dtype=bool) if form != "plain" else None)
+
+
+def index_keys(keys: list[str], row_of: dict[str, int]) -> np.ndarray:
+    """Row index of each key, -1 where ``row_of`` has none."""
+    return np.fromiter(map(row_of.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+
+
+def index_trials(trials: Trials, enroll_rows: dict[str, int], test_rows: dict[str, int],
+                 trials_name: str, skip_missing: bool, prog: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maps trials to (enroll index, test index, kept mask). A key without a vector is an error
+    naming it, unless ``skip_missing``: then those trials are dropped and counted on stderr."""
+    ei = index_keys(trials.enroll, enroll_rows)
+    ti = index_keys(trials.test, test_rows)
+    keep = (ei >= 0) & (ti >= 0)
+    if not keep.all():
+        bad = int(np.flatnonzero(~keep)[0])
+        side, key = ("enrollment", trials.enroll[bad]) if ei[bad] < 0 else ("test", trials.test[bad])
+        if not skip_missing:
+            raise VibError(f"{trials_name}: trial {bad + 1} ({trials.enroll[bad]} {trials.test[bad]}): "
+                           f"no {side} vector for '{key}' (use --skip-missing to drop such trials)")
+        print(f"{prog}: WARNING: skipped {int((~keep).sum())} of {keep.size} trials whose key has no "
+              f"vector (first: {side} '{key}')", file=sys.stderr)
+    return ei[keep], ti[keep], keep
+
+
+def write_scores(wxfilename: str, enroll: list[str], test: list[str], scores: np.ndarray) -> None:
+    """Writes ``enroll test score`` lines, scores with 7 significant digits."""
+    with atomic_output(wxfilename) as f:
+        f.write("".join(map("{} {} {:.7g}\n".format, enroll, test, scores.tolist())))
+
+
+def read_scores(rxfilename: str) -> tuple[list[str], list[str], np.ndarray]:
+    """Reads ``enroll test score`` lines -> (enroll keys, test keys, float64 scores)."""
+    text = _read_text(rxfilename)
+    parsed = _columns(text) if text.strip() else (3, [[], [], []])
+    if parsed is not None and parsed[0] == 3:
+        enroll, test, values = parsed[1]
+    else:  # line by line, to name the bad line
+        rows = [(n, line, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        for lineno, line, fields in rows:
+            if len(fields) != 3:
+                raise VibError(f"{rxfilename}:{lineno}: expected 'enroll test score', got '{line}'")
+        enroll, test, values = (list(col) for col in zip(*(fields for _, _, fields in rows)))
+    try:
+        scores = np.array(values, dtype=np.float64)
+    except ValueError:
+        bad = next(i for i, v in enumerate(values) if not _is_float(v))
+        raise VibError(f"{rxfilename}: score '{values[bad]}' of trial {enroll[bad]} {test[bad]} "
+                       "is not a number") from None
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
+        raise VibError(f"{rxfilename}: score of trial {enroll[bad]} {test[bad]} is NaN or inf")
+    return enroll, test, scores
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def align_scores(trials: Trials, enroll: list[str], test: list[str], scores: np.ndarray,
+                 scores_name: str) -> np.ndarray:
+    """Scores in trial order [M]; a trial with no score, or a score for no trial, is an error."""
+    if enroll == trials.enroll and test == trials.test:
+        return scores
+    table = {(e, t): s for e, t, s in zip(enroll, test, scores.tolist())}
+    if len(table) != len(enroll):
+        raise VibError(f"{scores_name}: a trial is scored more than once")
+    out = np.empty(len(trials.enroll))
+    for k, pair in enumerate(zip(trials.enroll, trials.test)):
+        if pair not in table:
+            raise VibError(f"{scores_name}: no score for trial '{pair[0]} {pair[1]}'")
+        out[k] = table[pair]
+    if len(table) != len(trials.enroll):
+        raise VibError(f"{scores_name}: has {len(table)} scored trials, the trial list {len(trials.enroll)}")
+    return out

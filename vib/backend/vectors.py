@@ -1,0 +1,39 @@
+"""Reading embedding tables into one matrix, with the checks every back-end tool needs."""
+from __future__ import annotations
+
+import numpy as np
+
+from vib.cli import VibError
+from vib.io.tables import read_table
+
+
+def check_vector(key: str, vec: np.ndarray, dim: int | None, source: str) -> np.ndarray:
+    """Returns ``vec`` as a 1-D array after checking shape, dimension and finiteness."""
+    vec = np.asarray(vec)
+    if vec.ndim != 1:
+        raise VibError(f"{source}: '{key}' is not a vector (shape {vec.shape})")
+    if dim is not None and vec.shape[0] != dim:
+        raise VibError(f"{source}: '{key}' has dimension {vec.shape[0]}, expected {dim}")
+    if not np.all(np.isfinite(vec)):
+        raise VibError(f"{source}: '{key}' contains NaN or inf")
+    return vec
+
+
+def load_vectors(rspecifier: str, dim: int | None = None) -> tuple[list[str], np.ndarray]:
+    """Reads a vector table: keys in file order and a float32 matrix [N, D].
+    Errors name the key for a repeated key, NaN/inf, or a dimension other than ``dim``
+    (or than the first vector's)."""
+    keys: list[str] = []
+    rows: list[np.ndarray] = []
+    seen: set[str] = set()
+    for key, vec in read_table(rspecifier):
+        vec = check_vector(key, vec, dim, rspecifier)
+        dim = vec.shape[0]
+        if key in seen:
+            raise VibError(f"{rspecifier}: key '{key}' appears twice")
+        seen.add(key)
+        keys.append(key)
+        rows.append(vec)
+    if not rows:
+        raise VibError(f"{rspecifier}: no vectors read")
+    return keys, np.stack(rows).astype(np.float32, copy=False)

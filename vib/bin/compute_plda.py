@@ -1,0 +1,60 @@
+"""vib-compute-plda: Kaldi's ivector-compute-plda."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from vib.backend.plda import estimate_plda, plda_stats
+from vib.backend.vectors import load_vectors
+from vib.cli import VibError, add_bool, make_parser, run
+from vib.io.kaldi_objects import read_token_table, write_plda
+
+USAGE = """vib-compute-plda [options] <spk2utt-rspecifier> <vector-rspecifier> <plda-wxfilename>
+e.g.: vib-compute-plda ark:data/train/spk2utt scp:xvector.scp plda"""
+
+
+def log(msg: str) -> None:
+    print(f"vib-compute-plda: LOG: {msg}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("vib-compute-plda", "Estimates a two-covariance PLDA model by E-M from vectors "
+                         "grouped by spk2utt, exactly as Kaldi's ivector-compute-plda, and writes Kaldi's "
+                         "<Plda> object.", USAGE)
+    parser.add_argument("--num-em-iters", type=int, default=10, help="E-M iterations (default: 10)")
+    add_bool(parser, "--binary", True, "write the model in binary")
+    parser.add_argument("spk2utt")
+    parser.add_argument("vectors")
+    parser.add_argument("plda_out")
+    opts = parser.parse_args(argv)
+    spk2utt = read_token_table(opts.spk2utt)
+    keys, vectors = load_vectors(opts.vectors)
+    row_of = {k: i for i, k in enumerate(keys)}
+    rows, labels, missing, num_spk = [], [], 0, 0
+    for utts in spk2utt.values():
+        found = [row_of[u] for u in utts if u in row_of]
+        missing += len(utts) - len(found)
+        if found:
+            rows.extend(found)
+            labels.extend([num_spk] * len(found))
+            num_spk += 1
+    if missing:
+        print(f"vib-compute-plda: WARNING: {missing} utterances of {opts.spk2utt} have no vector",
+              file=sys.stderr)
+    if not rows:
+        raise VibError("No stats accumulated, unable to estimate PLDA.")
+    log(f"accumulated stats from {num_spk} speakers, {len(rows)} vectors of dimension {vectors.shape[1]}")
+    stats = plda_stats(vectors[rows], np.array(labels, dtype=np.int64))
+    plda = estimate_plda(stats, opts.num_em_iters, log)
+    write_plda(opts.plda_out, plda, binary=opts.binary)
+    return 0
+
+
+def main_entry() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    run(main)
