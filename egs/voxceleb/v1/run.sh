@@ -229,8 +229,8 @@ if runs 6; then
     echo "# egs/voxceleb/v1 results"
     echo
     echo "Produced by: \`$_invocation\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
-    echo "Machine: $gpus, $(nproc) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
-    echo "Configs: $(for sys in $systems; do printf '%s ' "$conf_dir/$sys.yaml"; done)"
+    echo "Machine: $gpus, $(getconf _NPROCESSORS_ONLN) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
+    echo "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')"
     echo "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances"
     echo "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')"
     echo
