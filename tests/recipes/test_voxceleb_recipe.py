@@ -54,7 +54,8 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
     both = sorted(test + _utterances(paths["vox1_dev"]))
     pairs = {"vox1_o_cleaned": list(itertools.combinations(test, 2)),
              "vox1_e_cleaned": list(itertools.combinations(both, 2))[::2],
-             "vox1_h_cleaned": [(a, b) for a, b in itertools.combinations(both, 2) if a.split("/")[1] != b.split("/")[1]]}
+             "vox1_h_cleaned": [(a, b) for a, b in itertools.combinations(both, 2)
+                                if a.split("/")[1] != b.split("/")[1]]}  # across videos
     for name, file in LISTS.items():
         (paths["lists"] / file).write_text(_official_list(pairs[name]))
     paths["musan"], paths["rirs"] = make_augmentation_tree(root)
