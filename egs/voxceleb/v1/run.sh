@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# VoxCeleb recipe: the paper's comparison on real data. ResNet34 extractors trained
+# on VoxCeleb2-dev with softmax, AAM and VIB losses (GPU, torchrun), online MUSAN +
+# RIR augmentation; cosine, cosine + adaptive s-norm and mean + LDA + length-norm +
+# PLDA back-ends on the cleaned VoxCeleb1-O/E/H lists -> RESULTS.md and det.png.
+#
+#   ./run.sh --nproc 4 --vox1-dev /corpora/voxceleb1/dev/wav --vox1-test /corpora/voxceleb1/test/wav \
+#       --vox2-dev /corpora/voxceleb2/dev/aac --trials-dir /corpora/voxceleb1/lists \
+#       --musan /corpora/musan --rirs /corpora/RIRS_NOISES
+#   ./run.sh --nproc 4 --stage 3      # re-train / resume and re-score on the prepared data and features
+#
+# The data paths are only needed by the stages that read them (0: VoxCeleb and the
+# lists, 1: MUSAN and RIRS_NOISES). Every stage skips work that is already complete,
+# so re-running the same command after a kill resumes it. See README.md.
+set -euo pipefail
+_invocation="$0 $*"   # (a leading _ keeps it out of the options)
+cd "$(dirname "${BASH_SOURCE[0]}")"
+. ./path.sh
+
+stage=0
+stop_stage=100
+vox1_dev=          # VoxCeleb1 dev audio: idXXXXX/<video>/NNNNN.wav
+vox1_test=         # VoxCeleb1 test audio
+vox2_dev=          # VoxCeleb2 dev audio (.m4a as distributed, or converted .wav)
+trials_dir=        # the official lists: veri_test2.txt, list_test_all2.txt, list_test_hard2.txt, ...
+musan=             # MUSAN root: {noise,music,speech}/*/*.wav
+rirs=              # RIRS_NOISES root: simulated_rirs/{small,medium,large}room/rir_list
+nproc=1            # GPUs (processes) for torchrun in training
+nj=8               # parallel jobs: data preparation, fbank, embedding extraction
+device=auto        # embedding extraction on cuda or cpu (auto: cuda when there is one)
+conf_dir=conf      # holds <system>.yaml for every system
+systems="softmax aam vib"
+lists="vox1_o_cleaned vox1_e_cleaned vox1_h_cleaned"   # any of vox1_{o,e,h}[_cleaned]
+train_set=voxceleb2_dev   # voxceleb2_dev, voxceleb1_dev, or a data dir you put under data/
+top_n=300          # adaptive s-norm: cohort scores kept per side
+help_message="Usage: $0 [options]
+Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank, 3 training,
+        4 embeddings, 5 scoring, 6 RESULTS.md + det.png
+Options (defaults in brackets):
+  --stage N / --stop-stage M   run stages N..M [0 / 100]
+  --vox1-dev DIR --vox1-test DIR --vox2-dev DIR --trials-dir DIR   (stage 0)
+  --musan DIR --rirs DIR                                            (stage 1)
+  --nproc N          GPUs for training under torchrun [$nproc]
+  --nj N             parallel jobs for preparation, fbank, extraction [$nj]
+  --device D         extraction device: auto, cuda or cpu [$device]
+  --conf-dir DIR     system configs <DIR>/<system>.yaml [$conf_dir]
+  --systems 'a b'    [$systems]
+  --lists 'a b'      trial lists [$lists]
+  --train-set NAME   [$train_set]
+  --top-n N          AS-norm top-N cohort scores [$top_n]"
+. utils/parse_options.sh
+
+log() { echo "$(date '+%F %T') run.sh: $*"; }
+die() { echo "$(date '+%F %T') run.sh: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected argument '$1' (options only; see --help)"
+
+eval_set=voxceleb1           # VoxCeleb1 dev + test: every utterance of the O, E and H lists
+backends="cosine asnorm plda"
+start_time=$(date +%s)
+runs() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+# trials_of <list>: the Kaldi trial file stage 0 made for <list> (in voxceleb1_test or voxceleb1).
+trials_of() {
+  local d
+  for d in voxceleb1_test voxceleb1; do
+    [ -f "data/$d/trials_$1" ] && { echo "data/$d/trials_$1"; return 0; }
+  done
+  return 1
+}
+prepared() {  # stage 0 is complete: the data dirs and every trial list exist
+  local x
+  for x in $eval_set $train_set; do [ -f data/$x/cuts.jsonl.gz ] || return 1; done
+  for x in $lists; do trials_of $x >/dev/null || return 1; done
+}
+aug_prepared() { local x; for x in noise music speech rir; do [ -f data/aug/$x.jsonl.gz ] || return 1; done; }
+
+# Check the options before any work: a path given must exist (whether or not its stage
+# still has work to do); one that a stage with work to do needs must be given.
+for opt in vox1_dev vox1_test vox2_dev trials_dir musan rirs; do
+  [ -z "${!opt}" ] || [ -d "${!opt}" ] || die "--${opt//_/-} '${!opt}' is not a directory"
+done
+need() { local var=${1//-/_}; [ -n "${!var}" ] || die "--$1 is required: $2"; }
+if runs 0 && ! prepared; then
+  need vox1-dev "VoxCeleb1 dev audio (idXXXXX/<video>/NNNNN.wav), for the E and H lists"
+  need vox1-test "VoxCeleb1 test audio, for the O lists"
+  need trials-dir "the dir with the official trial lists (veri_test2.txt, list_test_all2.txt, list_test_hard2.txt)"
+  case $train_set in
+    voxceleb2_dev) need vox2-dev "VoxCeleb2 dev audio (idXXXXX/<video>/NNNNN.m4a or .wav), the training set" ;;
+    voxceleb1_dev) ;;
+    *) [ -f data/$train_set/cuts.jsonl.gz ] || die "--train-set '$train_set' is neither voxceleb2_dev nor voxceleb1_dev, and data/$train_set/cuts.jsonl.gz does not exist (make it with vib-kaldi-to-lhotse data/$train_set)" ;;
+  esac
+fi
+if runs 1 && ! aug_prepared; then
+  need musan "the MUSAN root ({noise,music,speech}/*/*.wav)"
+  need rirs "the RIRS_NOISES root (simulated_rirs/*room/rir_list)"
+fi
+if runs 3; then
+  for sys in $systems; do
+    [ -f "$conf_dir/$sys.yaml" ] || die "no config '$conf_dir/$sys.yaml' for system '$sys' (see --conf-dir, --systems)"
+  done
+fi
+case $device in auto|cuda|cpu) ;; *) die "--device must be auto, cuda or cpu, got '$device'" ;; esac
+
+# Stage 0: data/{voxceleb1_dev,voxceleb1_test,voxceleb1,voxceleb2_dev}/: Kaldi data dirs
+# (wav.scp; m4a through ffmpeg pipes) + Lhotse manifests; data/voxceleb1*/trials_<list>
+# converted from the official label-first lists.
+if runs 0; then
+  if prepared; then
+    log "stage 0: data dirs and trial lists are ready"
+  else
+    log "stage 0: preparing VoxCeleb"
+    vox2_opt=()
+    [ $train_set != voxceleb2_dev ] || vox2_opt=(--vox2-dev "$vox2_dev")
+    python "$VIB_ROOT/local/prepare_voxceleb.py" --nj "$nj" --vox1-dev "$vox1_dev" --vox1-test "$vox1_test" \
+      "${vox2_opt[@]}" --trials-dir "$trials_dir" data
+    for l in $lists; do
+      trials_of $l >/dev/null || die "trial list '$l' was not made: its official file is not in --trials-dir '$trials_dir' (vox1_o_cleaned: veri_test2.txt, vox1_e_cleaned: list_test_all2.txt, vox1_h_cleaned: list_test_hard2.txt; without _cleaned: veri_test.txt, list_test_all.txt, list_test_hard.txt)"
+    done
+  fi
+fi
+
+# Stage 1: data/aug/{noise,music,speech,rir}.jsonl.gz: MUSAN and RIRS_NOISES recordings
+# that the configs' augmentation section draws from.
+if runs 1; then
+  if aug_prepared; then
+    log "stage 1: augmentation manifests are ready"
+  else
+    log "stage 1: augmentation manifests"
+    vib-prepare-augmentation --nj "$nj" --musan "$musan" --rirs "$rirs" data/aug
+  fi
+fi
+
+# Stage 2: fbank/{<train-set>,voxceleb1}/: 80-dim log-mel fbank (lilcom) and cuts.jsonl.gz
+# pointing at it (the training set's fbank.yaml also sets the on-the-fly features).
+if runs 2; then
+  for x in $train_set $eval_set; do
+    log "stage 2: fbank of $x"
+    steps/compute_fbank.sh --nj "$nj" data/$x fbank/$x
+  done
+fi
+
+# Stage 3: exp/<system>/final.pt (average of the last checkpoints), checkpoints/, train.jsonl,
+# curve.png, train.log. A killed run resumes from its newest checkpoint; a system whose
+# final.pt is newer than its config is done.
+if runs 3; then
+  for sys in $systems; do
+    if [ -f exp/$sys/final.pt ] && [ exp/$sys/final.pt -nt "$conf_dir/$sys.yaml" ]; then
+      log "stage 3: $sys is trained (exp/$sys/final.pt)"; continue
+    fi
+    log "stage 3: training $sys ($conf_dir/$sys.yaml, $nproc process(es))"
+    steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" fbank/$train_set exp/$sys
+  done
+fi
+
+# Stage 4: exp/<system>/xvectors_{voxceleb1,<train-set>}/: xvector.{ark,scp}, spk_xvector.*,
+# num_utts.ark. The training set's vectors train the PLDA and its speaker means are the
+# AS-norm cohort.
+if runs 4; then
+  [ "$device" != auto ] || device=$(python -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+  for sys in $systems; do
+    for x in $eval_set $train_set; do
+      out=exp/$sys/xvectors_$x
+      if [ -f $out/spk_xvector.scp ] && [ $out/spk_xvector.scp -nt exp/$sys/final.pt ] \
+         && [ $out/spk_xvector.scp -nt fbank/$x/cuts.jsonl.gz ]; then
+        log "stage 4: $out is up to date"; continue
+      fi
+      log "stage 4: $sys embeddings of $x on $device"
+      steps/extract_embeddings.sh --nj "$nj" --device "$device" exp/$sys fbank/$x $out
+    done
+  done
+fi
+
+# Stage 5: exp/<system>/scores_<backend>_<list>/{scores,metrics.json}.
+#   cosine: training mean removed, cosine;
+#   asnorm: the same scores with adaptive s-norm, cohort = the training speakers' mean
+#           vectors, top-N (computed in scores_cosine_<list>, linked from scores_asnorm_<list>);
+#   plda:   training mean, LDA to 200, length norm, PLDA trained on the training set.
+# The back-end models depend only on the training set: they are trained in the first list's
+# dirs and hard-linked into the others', where the scoring scripts keep them (outputs newer
+# than their inputs are not redone).
+share() {  # share <from-dir> <to-dir> <file>...: hard-links the files that exist in <from-dir>
+  local from=$1 to=$2 f; shift 2
+  mkdir -p $to
+  for f in "$@"; do
+    [ ! -f $from/$f ] || [ $from/$f -ef $to/$f ] || ln -f $from/$f $to/$f
+  done
+}
+if runs 5; then
+  first=${lists%% *}
+  for sys in $systems; do
+    xv=exp/$sys; ev=$xv/xvectors_$eval_set; tr=$xv/xvectors_$train_set
+    for l in $lists; do
+      trials=$(trials_of $l) || die "no trial list '$l' under data/voxceleb1*/ (run stage 0 with it in --lists)"
+      log "stage 5: scoring $sys on $l"
+      if [ $l != $first ]; then
+        share $xv/scores_cosine_$first $xv/scores_cosine_$l mean.vec
+        share $xv/scores_plda_$first $xv/scores_plda_$l mean.vec transform.mat plda
+      fi
+      steps/score_cosine.sh --train-dir $tr --cohort scp:$tr/spk_xvector.scp --norm-method asnorm --top-n $top_n \
+        $ev $ev $trials $xv/scores_cosine_$l
+      mkdir -p $xv/scores_asnorm_$l
+      for f in scores:scores_asnorm metrics.json:metrics_asnorm.json; do
+        [ -L $xv/scores_asnorm_$l/${f%%:*} ] || ln -s ../scores_cosine_$l/${f#*:} $xv/scores_asnorm_$l/${f%%:*}
+      done
+      steps/score_plda.sh $tr $ev $ev $trials $xv/scores_plda_$l
+    done
+  done
+fi
+
+# Stage 6: RESULTS.md (list x back-end x system: EER, minDCF 0.01, minDCF 0.001) and
+# det.png (DET curves of every system and back-end on the first list).
+if runs 6; then
+  log "stage 6: RESULTS.md and det.png"
+  table=$(vib-results-table --systems "${systems// /,}" --backends "${backends// /,}" --lists "${lists// /,}" exp)
+  first=${lists%% *}
+  det_scores=(); det_labels=()
+  for sys in $systems; do
+    for b in $backends; do det_scores+=("exp/$sys/scores_${b}_$first/scores"); det_labels+=("$sys/$b"); done
+  done
+  labels=$(IFS=,; echo "${det_labels[*]}")
+  vib-compute-metrics --det-plot det.png.tmp.png --labels "$labels" "$(trials_of $first)" "${det_scores[@]}" >/dev/null
+  mv det.png.tmp.png det.png
+  if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+    gpus="$(nvidia-smi -L | wc -l) x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1)"
+  else
+    gpus="no GPU"
+  fi
+  {
+    echo "# egs/voxceleb/v1 results"
+    echo
+    echo "Produced by: \`$_invocation\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
+    echo "Machine: $gpus, $(getconf _NPROCESSORS_ONLN) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
+    echo "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')"
+    echo "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances"
+    echo "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')"
+    echo
+    echo "$table"
+    echo "EER in %; minDCF with c_miss = c_fa = 1, normalised. asnorm: adaptive s-norm, top $top_n of the"
+    echo "$train_set speaker means. plda: mean, LDA, length norm, PLDA trained on $train_set."
+    echo "DET curves of $first: det.png. Published figures for comparison: README.md."
+  } > RESULTS.md.tmp
+  mv RESULTS.md.tmp RESULTS.md
+  log "done: $(pwd)/RESULTS.md"
+  cat RESULTS.md
+fi
