@@ -136,7 +136,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def add_common_options(parser: argparse.ArgumentParser, threads: int = 2, repeats: int = 3) -> None:
     """--threads, --repeats, --tiny and --json, shared by every benchmark script."""
     parser.add_argument("--threads", type=int, default=threads, help=f"threads (default {threads})")
-    parser.add_argument("--repeats", type=int, default=repeats, help=f"repeats per figure, median kept (default {repeats})")
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"repeats per figure, the median is kept (default {repeats})")
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (seconds; figures meaningless)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
 

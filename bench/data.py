@@ -85,9 +85,9 @@ def fbank_figures(root: Path, seconds: float, threads: int, repeats: int) -> lis
         return wall / seconds
 
     minutes = f"{seconds / 60:.1f} min of audio"
-    return [Figure(GROUP, f"fbank RTF, compute_fbank.sh --nj {threads}, {minutes}", median_of(lambda: script_rtf(threads),
-                                                                                           repeats),
-                   "", "--nj 1", median_of(lambda: script_rtf(1), repeats), repeats=repeats,
+    return [Figure(GROUP, f"fbank RTF, compute_fbank.sh --nj {threads}, {minutes}",
+                   median_of(lambda: script_rtf(threads), repeats), "", "--nj 1",
+                   median_of(lambda: script_rtf(1), repeats), repeats=repeats,
                    note="wall / audio time, process start-up included"),
             Figure(GROUP, f"fbank RTF, extraction alone in one process (1 thread), {minutes}",
                    median_of(in_process_rtf, repeats), "", repeats=repeats, note="no start-up")]

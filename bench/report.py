@@ -61,7 +61,8 @@ def render(figures: list[Figure], machine: list[tuple[str, str]], command: str, 
              f"Each figure is the median of {repeats} repeat{'s' if repeats > 1 else ''} unless its notes say "
              "otherwise, and its baseline was measured in the same run. Ratio: how many times better ours "
              "is than the baseline (baseline / ours for times, RTFs and memory; ours / baseline for rates). "
-             "Other jobs may share the machine (see the load average), which slows both sides of a ratio alike but adds noise.", "",
+             "Other jobs may share the machine (see the load average): that slows both sides of a ratio "
+             "alike but adds noise.", "",
              "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {what} | {value} |" for what, value in machine]
     groups: dict[str, list[Figure]] = {}
