@@ -99,12 +99,12 @@ class Figure:
 
 
 def fmt(x: float) -> str:
-    """Three significant figures, thousands separated (e.g. 0.00123, 4.56, 1,234)."""
+    """Four significant figures below 100, whole numbers with thousands separators above."""
     if x == 0 or not (abs(x) < 1e15):
         return f"{x:g}"
     if abs(x) >= 100:
         return f"{x:,.0f}"
-    return f"{x:.3g}"
+    return f"{x:.4g}"
 
 
 class FigureLog:
