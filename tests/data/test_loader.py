@@ -136,3 +136,10 @@ def test_augmentation_manifests_from_musan_and_rirs_trees(augment_manifests):
     assert counts == {"noise": 2, "music": 2, "speech": 2, "rir": 6}
     rir_ids = {r.id for r in RecordingSet.from_file(augment_manifests / "rir.jsonl.gz")}
     assert "mediumroom-Room001-00002" in rir_ids
+
+
+def test_speed_factors_of_config():
+    from vib.data.loader import speed_factors_of
+    assert speed_factors_of(None) == ()
+    assert speed_factors_of({"speed": {"prob": 0.3, "factors": [0.9, 1.1]}}) == (0.9, 1.1)
+    assert speed_factors_of({"speed": {"prob": 0.0, "factors": [0.9]}}) == ()

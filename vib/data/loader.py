@@ -51,6 +51,15 @@ def _speakers(cuts: CutSet, cuts_path: str) -> list[str]:
     return out
 
 
+def _speed_factors(aug: AugmentConfig | None) -> tuple[float, ...]:
+    return aug.speed_factors if aug is not None and aug.speed_prob > 0 else ()
+
+
+def speed_factors_of(augment: dict[str, Any] | None) -> tuple[float, ...]:
+    """The speed factors that an augmentation config (YAML dict) turns into new classes."""
+    return _speed_factors(parse_augment_config(augment) if augment is not None else None)
+
+
 def build_spk2id(cuts_path: str, speed_factors: tuple[float, ...] | list[float] = ()) -> dict[str, int]:
     """Speaker id -> class index: the speakers sorted (C order) take 0..S-1, then for each
     speed factor in the order given its copies ``<spk>_sp<factor>`` take the next S."""
@@ -260,7 +269,7 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
     fbank_config = read_fbank_config(Path(cuts_path).parent)
     all_cuts = _load_cuts(str(Path(cuts_path).resolve()), Path(cuts_path).stat().st_mtime_ns)
     speakers = _speakers(all_cuts, cuts_path)
-    factors = aug.speed_factors if aug is not None and aug.speed_prob > 0 else ()
+    factors = _speed_factors(aug)
     for name in sorted({speed_class(s, f) for s in set(speakers) for f in factors} | set(speakers)):
         if name not in spk2id:
             raise VibError(f"class '{name}' of {cuts_path} is not in spk2id "

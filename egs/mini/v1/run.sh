@@ -29,7 +29,7 @@ lists="trials trials_hard"    # trial lists of the test split
 backends="cosine asnorm plda"
 case $corpus_size in
   default) corpus_opts= ;;
-  tiny) corpus_opts=--tiny ;;
+  tiny) corpus_opts=--tiny=true ;;
   *) echo "$0: --corpus-size must be default or tiny, got '$corpus_size'" >&2; exit 1 ;;
 esac
 start_time=$(date +%s)

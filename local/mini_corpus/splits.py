@@ -1,0 +1,65 @@
+"""Donor-disjoint train/test splits and trial lists.
+
+Test donors are chosen so that the "hard" list has same-language impostors:
+pairs of donors from languages with several donors go to test first, the rest
+of the test donors are drawn at random; training gets other donors only.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from local.mini_corpus.voices import Voice
+from vib.io.tables import atomic_output
+
+
+def split_donors(voices: Sequence[Voice], num_train: int, num_test: int,
+                 rng: np.random.Generator) -> tuple[list[Voice], list[Voice]]:
+    """(train donors, test donors), disjoint, each sorted by donor id. About a quarter of
+    the test donors come in same-language pairs (languages with >= 3 donors)."""
+    by_lang: dict[str, list[Voice]] = defaultdict(list)
+    for voice in sorted(voices, key=lambda v: v.donor):
+        by_lang[voice.lang].append(voice)
+    shared = [lang for lang in sorted(by_lang) if len(by_lang[lang]) >= 3]
+    test: list[Voice] = []
+    for lang in rng.permutation(shared)[:max(1, num_test // 4) if num_test >= 2 else 0]:
+        test += [by_lang[lang][i] for i in rng.permutation(len(by_lang[lang]))[:2]]
+    test = test[:num_test]
+    taken = {v.donor for v in test}
+    rest = [v for v in sorted(voices, key=lambda v: v.donor) if v.donor not in taken]
+    shuffled = [rest[i] for i in rng.permutation(len(rest))]
+    num_more = num_test - len(test)
+    test += shuffled[:num_more]
+    train = shuffled[num_more:num_more + num_train]
+    return sorted(train, key=lambda v: v.donor), sorted(test, key=lambda v: v.donor)
+
+
+def make_trials(utt2spk: dict[str, str], spk2lang: dict[str, str], nontarget_ratio: float,
+                rng: np.random.Generator, same_lang_only: bool = False) -> list[tuple[str, str, bool]]:
+    """All target pairs plus ``nontarget_ratio`` times as many non-target pairs sampled without
+    replacement (only same-language ones with ``same_lang_only``); sorted (enroll, test, target)."""
+    utts = np.array(sorted(utt2spk, key=lambda u: u.encode()))
+    spk_names = sorted(set(utt2spk.values()))
+    spk_index = {name: i for i, name in enumerate(spk_names)}
+    spk = np.array([spk_index[utt2spk[u]] for u in utts])
+    lang = np.array([spk2lang[spk_names[s]] for s in spk])
+    first, second = np.triu_indices(len(utts), k=1)
+    is_target = spk[first] == spk[second]
+    candidates = np.flatnonzero(~is_target & ((lang[first] == lang[second]) if same_lang_only else True))
+    targets = np.flatnonzero(is_target)
+    num_nontarget = min(len(candidates), int(round(nontarget_ratio * len(targets))))
+    sampled = rng.choice(candidates, size=num_nontarget, replace=False).astype(np.int64)
+    chosen = np.sort(np.concatenate([targets, sampled]))
+    return [(str(utts[first[i]]), str(utts[second[i]]), bool(is_target[i])) for i in chosen]
+
+
+def write_trials(data_dir: Path, name: str, trials: list[tuple[str, str, bool]]) -> None:
+    """Writes ``<name>`` (Kaldi: ``enroll test target|nontarget``) and ``<name>.txt``
+    (VoxCeleb: ``1|0 enroll test``)."""
+    with atomic_output(str(data_dir / name)) as f:
+        f.writelines(f"{e} {t} {'target' if y else 'nontarget'}\n" for e, t, y in trials)
+    with atomic_output(str(data_dir / f"{name}.txt")) as f:
+        f.writelines(f"{int(y)} {e} {t}\n" for e, t, y in trials)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Trains a speaker embedding extractor with vib-train (resumes when <exp-dir> holds
+# checkpoints; does nothing when it is complete). With --nproc N > 1 it runs
+# torchrun --standalone (DDP; nccl on GPUs, gloo on CPU).
+set -euo pipefail
+[ -f ./path.sh ] && . ./path.sh
+
+nproc=1
+num_threads=0    # torch CPU threads per process (0: the config's train.num_threads)
+overrides=""     # space-separated section.key=value config overrides, e.g. "train.epochs=3"
+help_message="Usage: $0 [options] <config.yaml> <fbank-dir> <exp-dir>
+ e.g.: $0 conf/cpu_vib.yaml fbank/train exp/cpu_vib
+       $0 --nproc 4 conf/resnet34_aam.yaml fbank/train exp/resnet34_aam
+Options:
+  --nproc N          processes (GPUs) on this machine; >1 uses torchrun (default: 1)
+  --num-threads N    torch CPU threads per process (default: from config)
+  --overrides 'a.b=v ...'  config overrides passed to vib-train --set
+Outputs: <exp-dir>/{final.pt,checkpoints/,train.jsonl,curve.png,spk2id,config.yaml,train.log}"
+. utils/parse_options.sh
+
+if [ $# -ne 3 ]; then
+  echo "$help_message" >&2
+  exit 1
+fi
+config=$1; fbank=$2; exp=$3
+[ -f "$config" ] || { echo "$0: no config file '$config'" >&2; exit 1; }
+[ -f "$fbank/cuts.jsonl.gz" ] || { echo "$0: no '$fbank/cuts.jsonl.gz' (run steps/compute_fbank.sh)" >&2; exit 1; }
+mkdir -p "$exp"
+
+args=()
+for kv in $overrides; do args+=(--set "$kv"); done
+if [ "$num_threads" -gt 0 ]; then args+=(--set "train.num_threads=$num_threads"); fi
+
+echo "$0: training $exp from $config on $fbank (log: $exp/train.log)"
+if [ "$nproc" -gt 1 ]; then
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} torchrun --standalone --nproc_per_node="$nproc" -m vib.bin.train \
+    "${args[@]}" "$config" "$fbank" "$exp" 2>&1 | tee -a "$exp/train.log"
+else
+  vib-train "${args[@]}" "$config" "$fbank" "$exp" 2>&1 | tee -a "$exp/train.log"
+fi
+[ -f "$exp/final.pt" ] || { echo "$0: training did not produce $exp/final.pt (see $exp/train.log)" >&2; exit 1; }
+echo "$0: done: $exp/final.pt"

@@ -1,0 +1,46 @@
+"""vib-extract: speaker embeddings of every cut of a feature manifest, as Kaldi tables."""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from vib.cli import add_bool, make_parser, run
+
+USAGE = """vib-extract [options] <model.pt> <fbank-dir | cuts.jsonl.gz> <out-dir>
+e.g.: vib-extract --nj 4 --chunk-frames 6000 exp/resnet34_vib/final.pt fbank/test exp/resnet34_vib/xvectors_test
+Writes <out-dir>/xvector.ark, xvector.scp (sorted), optionally xvector_var.{ark,scp}, and utt2spk, spk2utt."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("vib-extract", __doc__, USAGE)
+    parser.add_argument("model", help="final.pt or an epoch checkpoint written by vib-train")
+    parser.add_argument("cuts", help="a fbank dir holding cuts.jsonl.gz, or the manifest itself")
+    parser.add_argument("out_dir")
+    parser.add_argument("--nj", type=int, default=1, help="parallel jobs, merged into one table (default: 1)")
+    parser.add_argument("--chunk-frames", type=int, default=6000,
+                        help="utterances longer than this are averaged over chunks of this many frames; "
+                             "0: always the whole utterance (default: 6000)")
+    parser.add_argument("--batch-size", type=int, default=32, help="utterances/chunks per batch (default: 32)")
+    parser.add_argument("--num-threads", type=int, default=1, help="torch threads per job (default: 1)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    add_bool(parser, "--write-var", False, "also write the VIB variance as xvector_var.{ark,scp}")
+    add_bool(parser, "--progress", True, "show a progress bar")
+    args = parser.parse_args(argv)
+    from vib.extract import ExtractOptions, extract
+
+    if args.nj < 1 or args.batch_size < 1 or args.chunk_frames < 0:
+        raise ValueError("--nj and --batch-size must be >= 1 and --chunk-frames >= 0")
+    cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
+    opts = ExtractOptions(chunk_frames=args.chunk_frames, batch_size=args.batch_size, write_var=args.write_var,
+                          num_threads=args.num_threads, device=args.device)
+    count = extract(args.model, cuts, args.out_dir, args.nj, opts, progress=args.progress)
+    print(f"vib-extract: wrote {count} embeddings to {args.out_dir}/xvector.scp")
+    return 0
+
+
+def main_entry() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    run(main)

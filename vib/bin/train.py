@@ -1,0 +1,110 @@
+"""vib-train: trains a speaker embedding extractor from a YAML config (resumes if
+the experiment directory holds checkpoints). Run under torchrun for DDP."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from vib.cli import VibError, make_parser, run
+
+USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz> <exp-dir>
+e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
+      torchrun --nproc_per_node=4 -m vib.bin.train conf/resnet34_vib.yaml fbank/train exp/resnet34_vib
+Re-running the same command resumes from the newest checkpoint in <exp-dir>/checkpoints."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` as a string; configs mean the number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
+    """The YAML config with ``section.key=value`` overrides (values parsed as YAML;
+    ``1e-3`` is a number)."""
+    try:
+        with open(path) as f:
+            config = yaml.load(f, Loader=_Loader) or {}
+    except yaml.YAMLError as err:
+        raise VibError(f"{path}: not valid YAML: {err}") from err
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise VibError(f"--set '{item}': expected section.key=value, e.g. train.epochs=3")
+        dotted, value = item.split("=", 1)
+        section, key = dotted.split(".", 1)
+        config.setdefault(section, {})[key] = yaml.load(value, Loader=_Loader)
+    return config
+
+
+def write_spk2id(path: Path, spk2id: dict[str, int]) -> None:
+    """``<spk> <id>`` lines; an existing different file is an error (classes changed)."""
+    from vib.io.tables import atomic_output
+
+    text = "".join(f"{spk} {idx}\n" for spk, idx in sorted(spk2id.items(), key=lambda kv: kv[1]))
+    if path.exists():
+        if path.read_text() != text:
+            raise VibError(f"{path} differs from the speakers of the training data; use a new experiment dir")
+        return
+    with atomic_output(str(path)) as f:
+        f.write(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("vib-train", __doc__, USAGE)
+    parser.add_argument("config", help="YAML config (see conf/*.yaml)")
+    parser.add_argument("cuts", help="a fbank dir holding cuts.jsonl.gz, or the manifest itself")
+    parser.add_argument("exp_dir")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+    args = parser.parse_args(argv)
+    import torch.distributed as dist
+
+    from vib.train import distributed_context, merge_config, train
+
+    config = merge_config(load_config(args.config, args.set))
+    cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
+    if not os.path.exists(cuts):
+        raise VibError(f"no cut manifest at '{cuts}' (run steps/compute_fbank.sh first)")
+    from vib.data.loader import build_spk2id, build_train_loader, speed_factors_of
+
+    rank, world, _ = distributed_context()
+    tcfg, dcfg = config["train"], config["data"]
+    spk2id = build_spk2id(cuts, speed_factors=speed_factors_of(dcfg["augment"]))
+    exp = Path(args.exp_dir)
+    if rank == 0:
+        exp.mkdir(parents=True, exist_ok=True)
+        write_spk2id(exp / "spk2id", spk2id)
+        from vib.io.tables import atomic_output
+        with atomic_output(str(exp / "config.yaml")) as f:
+            yaml.safe_dump(config, f, sort_keys=False)
+    if world > 1:
+        dist.barrier()
+
+    def loader_factory(epoch: int):
+        return build_train_loader(cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
+                                  augment=dcfg["augment"], epoch_size=tcfg["epoch_size"],
+                                  num_workers=tcfg["num_workers"], seed=config["seed"], epoch=epoch,
+                                  rank=rank, world_size=world)
+
+    try:
+        train(config, exp, loader_factory, len(spk2id), log=print if rank == 0 else (lambda _: None))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+def main_entry() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    run(main)

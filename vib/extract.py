@@ -1,0 +1,247 @@
+"""Embedding extraction from a Lhotse CutSet with stored features to Kaldi tables.
+
+Each utterance (cut) becomes one or more *pieces*: the whole utterance, or, when it
+is longer than ``chunk_frames``, consecutive chunks of ``chunk_frames`` frames (the
+last one aligned to the utterance's end). Pieces are processed in order of length,
+in padded batches of similar length (padding is masked inside the models, so a
+batch gives the same embeddings as one-by-one); an utterance's embedding is the
+mean of its pieces' ``mu`` (and its variance the mean of their ``exp(logvar)``).
+Memory is bounded by one utterance's features plus one batch.
+
+Outputs in ``out_dir``: ``xvector.ark`` / ``xvector.scp`` (Kaldi binary float
+vectors, ``FV``; scp sorted by key), optionally ``xvector_var.ark/.scp``, and
+``utt2spk`` / ``spk2utt`` from the cuts' speakers. With ``nj > 1`` the cuts are
+dealt round-robin (in length order) to ``nj`` processes whose tables are merged.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vib import checkpoint as ckpt
+from vib.cli import VibError
+from vib.data.kaldi_dir import write_kaldi_map
+from vib.heads import head_is_stochastic_embedding
+from vib.io.tables import TableWriter, atomic_output
+from vib.models import Extractor, build_model
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """``chunk_frames``: longer utterances are averaged over chunks of this many frames
+    (0: always whole); ``batch_size``: pieces per batch; ``max_length_ratio``: a batch's
+    longest piece is at most this times its shortest; ``write_var``: also write the
+    VIB variance; ``num_threads``: torch threads per job; ``device``: cpu or cuda."""
+
+    chunk_frames: int = 6000
+    batch_size: int = 32
+    max_length_ratio: float = 1.2
+    write_var: bool = False
+    num_threads: int = 1
+    device: str = "cpu"
+
+
+def load_extractor(model_path: str | Path, device: str | torch.device = "cpu") -> Extractor:
+    """The extractor from ``final.pt`` (or any epoch checkpoint), in eval mode."""
+    state = ckpt.load(model_path, map_location="cpu")
+    if "model" not in state or "config" not in state:
+        raise VibError(f"'{model_path}' is not a vib-train checkpoint (no 'model' / 'config')")
+    config = state["config"]
+    model = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+def utterance_key(cut) -> str:
+    """The Kaldi utterance id of a cut: its single supervision's id, else the cut id."""
+    return cut.supervisions[0].id if len(cut.supervisions) == 1 else cut.id
+
+
+def piece_bounds(num_frames: int, chunk_frames: int) -> list[tuple[int, int]]:
+    """(start, end) frames of the pieces of an utterance (see module doc)."""
+    if chunk_frames <= 0 or num_frames <= chunk_frames:
+        return [(0, num_frames)]
+    bounds = [(s, s + chunk_frames) for s in range(0, num_frames - chunk_frames + 1, chunk_frames)]
+    if bounds[-1][1] < num_frames:
+        bounds.append((num_frames - chunk_frames, num_frames))
+    return bounds
+
+
+def load_cuts(cuts_path: str | Path) -> list:
+    """The cuts of ``cuts.jsonl.gz``, checked to have features and unique keys,
+    sorted by piece length (longest first)."""
+    from lhotse import CutSet
+
+    if not os.path.exists(cuts_path):
+        raise VibError(f"no cut manifest at '{cuts_path}' (run steps/compute_fbank.sh first)")
+    cuts = list(CutSet.from_file(cuts_path))
+    seen: set[str] = set()
+    for cut in cuts:
+        if not cut.has_features:
+            raise VibError(f"{cuts_path}: cut '{cut.id}' has no stored features")
+        key = utterance_key(cut)
+        if key in seen:
+            raise VibError(f"{cuts_path}: utterance id '{key}' appears twice")
+        seen.add(key)
+    return cuts
+
+
+def _pieces(cuts: list, chunk_frames: int) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(key, number of pieces of that utterance, features [T, F]) per piece."""
+    for cut in cuts:
+        feats = cut.load_features()
+        bounds = piece_bounds(feats.shape[0], chunk_frames)
+        for start, end in bounds:
+            yield utterance_key(cut), len(bounds), feats[start:end]
+
+
+def batch_pieces(pieces: Iterator[tuple[str, int, np.ndarray]], batch_size: int, ratio: float
+                  ) -> Iterator[list[tuple[str, int, np.ndarray]]]:
+    """Groups consecutive pieces (sorted longest first) into batches of at most
+    ``batch_size`` whose longest piece is at most ``ratio`` times the shortest."""
+    batch: list[tuple[str, int, np.ndarray]] = []
+    for piece in pieces:
+        if batch and (len(batch) == batch_size or len(piece[2]) * ratio < len(batch[0][2])
+                      or len(piece[2]) > len(batch[0][2])):
+            yield batch
+            batch = []
+        batch.append(piece)
+    if batch:
+        yield batch
+
+
+@torch.inference_mode()
+def embed_batch(model: Extractor, feats: list[np.ndarray], device: torch.device
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``mu [N, D]`` and variance ``[N, D]`` (or None) of a list of ``[T_i, F]`` arrays."""
+    lengths = torch.tensor([len(f) for f in feats])
+    padded = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
+    for i, f in enumerate(feats):
+        padded[i, : len(f)] = torch.from_numpy(np.asarray(f, dtype=np.float32))
+    same = bool((lengths == lengths[0]).all())
+    mu, logvar = model(padded.to(device), None if same else lengths.to(device))
+    var = logvar.float().exp().cpu().numpy() if logvar is not None else None
+    return mu.float().cpu().numpy(), var
+
+
+def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOptions,
+                progress: bool = True) -> int:
+    """Writes the embeddings of ``cuts`` to ``ark,scp``; returns the number written."""
+    torch.set_num_threads(opts.num_threads)
+    device = torch.device(opts.device)
+    model = load_extractor(model_path, device)
+    sums: dict[str, list] = {}
+    written = 0
+    var_spec = f"ark,scp:{_var_name(ark)},{_var_name(scp)}"
+    with TableWriter(f"ark,scp:{ark},{scp}") as writer, \
+            (TableWriter(var_spec) if opts.write_var else _NoWriter()) as var_writer:
+        bar = tqdm(total=len(cuts), unit="utt", desc="extract", disable=not progress, leave=False)
+        for batch in batch_pieces(_pieces(cuts, opts.chunk_frames), opts.batch_size, opts.max_length_ratio):
+            mu, var = embed_batch(model, [p[2] for p in batch], device)
+            for row, (key, count, _) in enumerate(batch):
+                acc = sums.setdefault(key, [np.zeros_like(mu[row], dtype=np.float64), None, 0])
+                acc[0] += mu[row]
+                if var is not None:
+                    acc[1] = var[row].astype(np.float64) + (0.0 if acc[1] is None else acc[1])
+                acc[2] += 1
+                if acc[2] == count:
+                    writer.write(key, (acc[0] / count).astype(np.float32))
+                    if opts.write_var:
+                        var_writer.write(key, (acc[1] / count).astype(np.float32))
+                    del sums[key]
+                    written += 1
+                    bar.update(1)
+        bar.close()
+    return written
+
+
+class _NoWriter:
+    def __enter__(self) -> "_NoWriter":
+        return self
+
+    def write(self, key: str, array: np.ndarray) -> None:
+        raise AssertionError("no variance table requested")
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+def _var_name(path: str) -> str:
+    """``.../xvector.3.ark`` -> ``.../xvector_var.3.ark``."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, name.replace("xvector", "xvector_var", 1))
+
+
+def merge_tables(parts: list[tuple[str, str]], ark: str, scp: str) -> None:
+    """Concatenates job arks into ``ark`` and writes one scp sorted by key, with
+    offsets shifted to the merged ark; job files are removed afterwards."""
+    lines: list[tuple[str, str]] = []
+    with atomic_output(ark, binary=True) as out:
+        for part_ark, part_scp in parts:
+            base = out.tell()
+            with open(part_ark, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    out.write(chunk)
+            with open(part_scp) as f:
+                for line in f:
+                    key, location = line.split()
+                    offset = int(location.rsplit(":", 1)[1])
+                    lines.append((key, f"{ark}:{base + offset}"))
+    with atomic_output(scp) as out:
+        for key, location in sorted(lines):
+            out.write(f"{key} {location}\n")
+    for part in parts:
+        for path in part:
+            os.remove(path)
+
+
+def _run_job(args: tuple) -> int:
+    model_path, cuts, ark, scp, opts, progress = args
+    return extract_job(model_path, cuts, ark, scp, opts, progress)
+
+
+def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, nj: int = 1,
+            opts: ExtractOptions = ExtractOptions(), progress: bool = True) -> int:
+    """Extracts every cut of ``cuts_path`` into ``out_dir`` (see module doc); returns the count."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_extractor(model_path)  # fails early, before starting jobs, on a bad model file
+    if opts.write_var and model.logvar is None:
+        raise VibError(f"{model_path}: --write-var needs a VIB model with the bottleneck on the embedding")
+    cuts = load_cuts(cuts_path)
+    if not cuts:
+        raise VibError(f"{cuts_path}: no cuts")
+    cuts.sort(key=lambda c: -min(c.num_frames, opts.chunk_frames or c.num_frames))
+    nj = max(1, min(nj, len(cuts)))
+    ark, scp = str(out / "xvector.ark"), str(out / "xvector.scp")
+    tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if opts.write_var else [])
+    parts = [(str(out / f"xvector.{j + 1}.ark"), str(out / f"xvector.{j + 1}.scp")) for j in range(nj)]
+    jobs = [(str(model_path), cuts[j::nj], *parts[j], opts, progress and j == 0) for j in range(nj)]
+    if nj == 1:
+        written = _run_job(jobs[0])
+    else:
+        with multiprocessing.get_context("spawn").Pool(nj) as pool:
+            written = sum(pool.map(_run_job, jobs))
+    for merged_ark, merged_scp in tables:
+        merge_tables([(_rename(a, merged_ark), _rename(s, merged_scp)) for a, s in parts], merged_ark, merged_scp)
+    speakers = {utterance_key(c): c.supervisions[0].speaker for c in cuts
+                if len(c.supervisions) == 1 and c.supervisions[0].speaker}
+    if len(speakers) == len(cuts):
+        write_kaldi_map(out / "utt2spk", speakers)
+        spk2utt: dict[str, list[str]] = {}
+        for utt, spk in sorted(speakers.items()):
+            spk2utt.setdefault(spk, []).append(utt)
+        write_kaldi_map(out / "spk2utt", spk2utt)
+    return written
+
+
+def _rename(part: str, merged: str) -> str:
+    """The job file of ``part`` for the merged table ``merged`` (xvector or xvector_var)."""
+    return part if os.path.basename(merged).startswith("xvector.") else _var_name(part)

@@ -1,0 +1,318 @@
+"""The training loop: one extractor + one head, YAML config, CPU or CUDA (AMP),
+single process or torchrun/DDP, resumable from per-epoch checkpoints.
+
+``train(config, exp_dir, loader_factory, num_classes)`` where
+``loader_factory(epoch) -> iterable of (feats [B, T, F], labels [B])`` with a
+``len()`` (steps per epoch); the factory must be deterministic in ``epoch``
+(and rank) for a resumed run to equal an uninterrupted one.
+
+Outputs under ``exp_dir``: ``checkpoints/epoch_NNNN.pt`` (every epoch, atomic),
+``train.jsonl`` (one JSON object per epoch), ``curve.png``, and ``final.pt``
+(the model averaged over the last ``train.average_last`` checkpoints).
+Re-running the same command resumes from the newest checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from vib import checkpoint as ckpt
+from vib.cli import VibError
+from vib.heads import build_head, head_is_stochastic_embedding
+from vib.io.tables import atomic_output
+from vib.models import build_model, count_parameters
+from vib.schedules import learning_rate, ramp
+
+LoaderFactory = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "model": {"type": "resnet"},
+    "head": {"type": "softmax"},
+    "optim": {"name": "sgd", "lr": 0.1, "final_lr": None, "momentum": 0.9, "nesterov": True,
+              "weight_decay": 1e-4, "betas": [0.9, 0.999], "warmup_epochs": 0, "warmup_start_lr": 0.0,
+              "grad_clip": None},
+    "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
+              "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
+              "num_threads": None, "progress": True},
+    "data": {"augment": None},
+}
+
+
+class TrainingDiverged(VibError):
+    """The loss (or gradient norm) became NaN or infinite."""
+
+
+def merge_config(user: dict[str, Any]) -> dict[str, Any]:
+    """Fills defaults into a config; unknown top-level sections or keys are errors."""
+    config = copy.deepcopy(DEFAULTS)
+    for section, values in (user or {}).items():
+        if section not in config:
+            raise VibError(f"unknown config section '{section}': expected {', '.join(config)}")
+        if not isinstance(values, dict):
+            config[section] = values
+            continue
+        if section in ("optim", "train", "data"):
+            unknown = set(values) - set(config[section])
+            if unknown:
+                raise VibError(f"unknown option(s) in config section '{section}': {', '.join(sorted(unknown))}")
+            config[section].update(values)
+        else:
+            config[section] = dict(values)
+    return config
+
+
+class TrainNet(nn.Module):
+    """Extractor + head as one module (what DDP wraps): ``(feats, labels) -> head output``."""
+
+    def __init__(self, extractor: nn.Module, head: nn.Module):
+        super().__init__()
+        self.extractor, self.head = extractor, head
+
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor, margin: float, beta: float) -> dict:
+        mu, logvar = self.extractor(feats)
+        return dict(self.head(mu, logvar, labels, margin=margin, beta=beta))
+
+
+def build_net(config: dict[str, Any], num_classes: int) -> TrainNet:
+    """Extractor and head from a merged config."""
+    extractor = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
+    return TrainNet(extractor, build_head(config["head"], extractor.embed_dim, num_classes))
+
+
+def build_optimizer(params: Iterable[nn.Parameter], optim_cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """SGD (momentum, nesterov, weight decay) or Adam/AdamW."""
+    name = optim_cfg["name"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=optim_cfg["lr"], momentum=optim_cfg["momentum"],
+                               nesterov=optim_cfg["nesterov"], weight_decay=optim_cfg["weight_decay"])
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return cls(params, lr=optim_cfg["lr"], betas=tuple(optim_cfg["betas"]), weight_decay=optim_cfg["weight_decay"])
+    raise VibError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+
+
+def distributed_context() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; initialises the
+    process group (nccl on CUDA, gloo on CPU) when ``WORLD_SIZE > 1``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return rank, world, local
+
+
+def choose_device(name: str, local_rank: int) -> torch.device:
+    """``auto`` picks ``cuda:LOCAL_RANK`` when CUDA is available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise VibError("train.device is cuda but CUDA is not available")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def _write_history(exp_dir: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_output(str(exp_dir / "train.jsonl")) as f:
+        for row in history:
+            f.write(json.dumps(row) + "\n")
+    plot_curve(history, exp_dir / "curve.png")
+
+
+def plot_curve(history: list[dict[str, Any]], path: Path) -> None:
+    """Loss / CE / KL, accuracy, lr and margin/beta against epoch, as a PNG (atomic)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    for key in ("loss", "ce", "kl"):
+        axes[0].plot(epochs, [row[key] for row in history], marker=".", label=key)
+    axes[0].set_title("loss (nats)")
+    axes[1].plot(epochs, [row["acc"] for row in history], marker=".")
+    axes[1].set_title("training accuracy")
+    axes[2].plot(epochs, [row["lr"] for row in history], marker=".", label="lr")
+    axes[2].set_yscale("log")
+    twin = axes[2].twinx()
+    twin.plot(epochs, [row["margin"] for row in history], "g--", label="margin")
+    twin.plot(epochs, [row["beta"] for row in history], "r:", label="beta")
+    axes[2].set_title("lr (log), margin / beta")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+    axes[0].legend()
+    twin.legend(loc="center right")
+    fig.tight_layout()
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _format_line(row: dict[str, Any], epochs: int) -> str:
+    return (f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f} ce {row['ce']:.4f} kl {row['kl']:.3f} nats "
+            f"acc {100 * row['acc']:.2f}% lr {row['lr']:.3g} margin {row['margin']:.3f} beta {row['beta']:.3g} "
+            f"sigma {row['sigma']:.4f} {row['crops_per_s']:.1f} crops/s ({row['seconds']:.1f} s)")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFactory, num_classes: int,
+          log: Callable[[str], None] = print) -> Path:
+    """Trains (or resumes) to ``train.epochs`` epochs; returns the path of ``final.pt``."""
+    config = merge_config(config)
+    exp_dir = Path(exp_dir)
+    tcfg, ocfg, hcfg = config["train"], config["optim"], config["head"]
+    rank, world, local_rank = distributed_context()
+    is_main = rank == 0
+    device = choose_device(tcfg["device"], local_rank)
+    if device.type == "cpu" and tcfg["num_threads"]:
+        torch.set_num_threads(int(tcfg["num_threads"]))
+    final_path = exp_dir / "final.pt"
+    epochs = int(tcfg["epochs"])
+
+    _seed_everything(config["seed"])
+    net = build_net(config, num_classes).to(device)
+    optimizer = build_optimizer(net.parameters(), ocfg)
+    use_amp = bool(tcfg["amp"]) and device.type == "cuda"
+    amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[tcfg["amp_dtype"]]
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    step, start_epoch, history = 0, 0, []
+    _seed_everything(config["seed"] + 1000003 * rank)
+
+    existing = ckpt.list_checkpoints(exp_dir)
+    if existing:
+        state = ckpt.load(existing[-1][1], map_location=device)
+        for section in ("model", "head"):
+            if state["config"][section] != config[section]:
+                raise VibError(f"{existing[-1][1]}: its '{section}' config differs from the current one; "
+                               f"use a new experiment directory or the original config")
+        if state["num_classes"] != num_classes:
+            raise VibError(f"{existing[-1][1]}: trained with {state['num_classes']} classes, now {num_classes}")
+        net.extractor.load_state_dict(state["model"])
+        net.head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step, start_epoch, history = state["step"], state["epoch"], state["history"]
+        ckpt.set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
+        if is_main:
+            log(f"resuming from {existing[-1][1]} (epoch {start_epoch} done, step {step})")
+    elif is_main:
+        log(f"training {config['model'].get('type', 'resnet')} + {hcfg.get('type')} head: "
+            f"{count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
+            f"parameters, {num_classes} classes, {world} process(es) on {device}")
+
+    model: nn.Module = net
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
+
+    for epoch in range(start_epoch, epochs):
+        row = _train_epoch(model, optimizer, scaler, loader_factory(epoch), epoch, step, config, device,
+                           use_amp, amp_dtype, exp_dir, is_main, world)
+        step = row.pop("step")
+        history.append(row)
+        rng = [ckpt.rng_state()]
+        if world > 1:
+            rng = [None] * world
+            dist.all_gather_object(rng, ckpt.rng_state())
+        if is_main:
+            ckpt.save_atomic({"model": net.extractor.state_dict(), "head": net.head.state_dict(),
+                              "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                              "step": step, "epoch": epoch + 1, "rng": rng, "history": history,
+                              "config": config, "num_classes": num_classes}, ckpt.checkpoint_path(exp_dir, epoch + 1))
+            keep = tcfg["keep_last"] or max(1, int(tcfg["average_last"]))
+            ckpt.prune(exp_dir, max(keep, int(tcfg["average_last"])))
+            _write_history(exp_dir, history)
+            log(_format_line(row, epochs))
+        if world > 1:
+            dist.barrier()
+
+    if is_main and (start_epoch < epochs or not final_path.exists()):
+        used = ckpt.average_last(exp_dir, int(tcfg["average_last"]), final_path)
+        log(f"wrote {final_path} (average of {', '.join(p.name for p in used)})")
+    if world > 1:
+        dist.barrier()
+    return final_path
+
+
+def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 loader: Iterable, epoch: int, step: int, config: dict[str, Any], device: torch.device,
+                 use_amp: bool, amp_dtype: torch.dtype, exp_dir: Path, is_main: bool, world: int) -> dict[str, Any]:
+    """One epoch; returns the epoch's log row (plus the new global ``step``)."""
+    tcfg, ocfg, hcfg = config["train"], config["optim"], config["head"]
+    epochs = int(tcfg["epochs"])
+    steps = len(loader)  # type: ignore[arg-type]
+    if steps == 0:
+        raise VibError(f"epoch {epoch + 1}: the data loader yields no batches")
+    model.train()
+    sums = torch.zeros(6, dtype=torch.float64, device=device)  # loss, ce, kl, correct, sigma, count
+    params = [p for p in model.parameters() if p.requires_grad]
+    lr = margin = beta = 0.0
+    start = time.perf_counter()
+    bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
+               disable=not (is_main and tcfg["progress"]), dynamic_ncols=True)
+    for i, (feats, labels) in enumerate(bar):
+        fractional = epoch + i / steps
+        lr = learning_rate(fractional, epochs, ocfg["lr"], ocfg["final_lr"], ocfg["warmup_epochs"],
+                           ocfg["warmup_start_lr"])
+        margin = ramp(fractional, float(hcfg.get("margin", 0.0)), hcfg.get("margin_warmup"))
+        beta = ramp(fractional, float(hcfg.get("beta", 0.0)), hcfg.get("beta_warmup"))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        feats = feats.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            out = model(feats, labels, margin, beta)
+        loss = out["loss"]
+        finite = torch.isfinite(loss.detach()).float()
+        if world > 1:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if finite.item() == 0:
+            _diverged(exp_dir, epoch, i, f"loss is {loss.item()}")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if ocfg["grad_clip"]:
+            scaler.unscale_(optimizer)
+            norm = nn.utils.clip_grad_norm_(params, float(ocfg["grad_clip"]))
+            if not scaler.is_enabled() and not torch.isfinite(norm):
+                _diverged(exp_dir, epoch, i, f"gradient norm is {norm.item()}")
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        batch = labels.shape[0]
+        correct = (out["logits"].argmax(dim=-1) == labels).sum()
+        sums += torch.stack([loss.detach() * batch, out["ce"].detach() * batch, out["kl"].detach() * batch,
+                             correct, out["sigma"].detach() * batch, torch.tensor(batch, device=device)]).double()
+    bar.close()
+    if world > 1:
+        dist.all_reduce(sums)
+    seconds = time.perf_counter() - start
+    loss_sum, ce_sum, kl_sum, correct, sigma_sum, count = sums.tolist()
+    return {"epoch": epoch + 1, "loss": loss_sum / count, "ce": ce_sum / count, "kl": kl_sum / count,
+            "acc": correct / count, "lr": lr, "margin": margin, "beta": beta, "sigma": sigma_sum / count,
+            "crops_per_s": count / seconds, "seconds": seconds, "step": step}
+
+
+def _diverged(exp_dir: Path, epoch: int, batch: int, what: str) -> None:
+    existing = ckpt.list_checkpoints(exp_dir)
+    kept = f"last good checkpoint kept: {existing[-1][1]}" if existing else "no checkpoint was written yet"
+    raise TrainingDiverged(f"training stopped at epoch {epoch + 1}, batch {batch + 1}: {what}; {kept}. "
+                           f"Lower optim.lr, set optim.grad_clip, or check the features, then re-run to resume")
