@@ -9,16 +9,17 @@
 #            batched), peak RSS for a 10-minute recording (bench/train.py)
 #   peer:    SpeechBrain's PLDA beside ours (bench/peer_speechbrain.py; installs SpeechBrain
 #            with --no-deps into bench/work/peer on first use)
+#   corpus:  mini-corpus generator throughput vs bare synthesis calls (bench/corpus.py)
 set -euo pipefail
 
-command_line=bench/run.sh
-for arg in "$@"; do
-  case "$arg" in *[[:space:]]*) arg="'$arg'" ;; esac
-  command_line+=" $arg"
+_command=bench/run.sh  # as typed, for RESULTS.md (a leading _ keeps it out of the options)
+for _arg in "$@"; do
+  case "$_arg" in *[[:space:]]*) _arg="'$_arg'" ;; esac
+  _command+=" $_arg"
 done
 cd "$(dirname "$0")/.."
 
-only="backend data train peer"
+only="backend data train peer corpus"
 threads=2
 repeats=3
 size=full
@@ -26,11 +27,11 @@ out=bench/RESULTS.md
 help_message="Usage: bench/run.sh [options]
 Runs the benchmarks and writes bench/RESULTS.md (atomically).
 Options:
-  --only 'backend data train peer'   benchmarks to run (a subset, space separated)
-  --threads N                        threads / DataLoader workers / fbank jobs (default 2)
-  --repeats N                        repeats per figure; the median is reported (default 3)
-  --size full|tiny                   tiny: smoke-test sizes in seconds (figures meaningless)
-  --out FILE                         where to write the results (default bench/RESULTS.md)"
+  --only 'backend data train peer corpus'  benchmarks to run (a subset, space separated)
+  --threads N         threads / DataLoader workers / jobs (default 2)
+  --repeats N         repeats per figure; the median is reported (default 3)
+  --size full|tiny    tiny: smoke-test sizes, seconds in all (figures meaningless)
+  --out FILE          where to write the results (default bench/RESULTS.md)"
 . utils/parse_options.sh
 [ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }
 . ./path.sh
@@ -42,8 +43,8 @@ case "$size" in
 esac
 for name in $only; do
   case "$name" in
-    backend|data|train|peer) ;;
-    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer)" >&2; exit 1 ;;
+    backend|data|train|peer|corpus) ;;
+    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer corpus)" >&2; exit 1 ;;
   esac
 done
 for var in OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS; do export "$var=$threads"; done
@@ -56,12 +57,12 @@ start=$(date +%s)
 echo "bench/run.sh: $only; $threads threads; $repeats repeats; size $size; load average $load_start"
 
 declare -A script=([backend]=bench/backend.py [data]=bench/data.py [train]=bench/train.py
-                   [peer]=bench/peer_speechbrain.py)
+                   [peer]=bench/peer_speechbrain.py [corpus]=bench/corpus.py)
 for name in $only; do
   echo "=== $name (${script[$name]}) $(date -u +%H:%M:%S)"
   python "${script[$name]}" --threads "$threads" --repeats "$repeats" $size_opt --json "$work/$name.json"
 done
 
-python bench/report.py --out "$out" --command "$command_line" --threads "$threads" --repeats "$repeats" \
+python bench/report.py --out "$out" --command "$_command" --threads "$threads" --repeats "$repeats" \
   --load-start "$load_start" --seconds $(( $(date +%s) - start )) \
   $(for name in $only; do echo "$work/$name.json"; done)

@@ -27,6 +27,7 @@ FIGURES = [
     ("Peer: SpeechBrain PLDA", r"PLDA scoring, 10,000 trials", True),
     ("Peer: SpeechBrain PLDA", r"Pearson correlation of SpeechBrain's scores with ours", False),
     ("Peer: SpeechBrain PLDA", r"EER on the same trials", True),
+    ("Corpus", r"mini-corpus generator \(tiny", True),
 ]
 NUMBER = r"[0-9][0-9,.e+-]*"
 
