@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Back-end speed: PLDA and cosine trial scoring, metrics, PLDA training.
 
-Each vectorised figure is printed beside a per-trial Python loop baseline measured
-in the same run: the loop (Kaldi's per-trial structure, one trial at a time with
-numpy vector operations) is timed on a subset and extrapolated linearly to the
-full size, which the output says.
+Each vectorised figure is the median of --repeats runs, beside a baseline measured in
+the same run that follows Kaldi's loop structure in Python with numpy vector operations:
+scoring one trial at a time, minDCF one threshold at a time (compute_min_dcf.py), PLDA
+E-M one speaker at a time (PldaEstimator). Each loop's output is checked against the
+vectorised one; scoring and metrics loops are timed on a subset and extrapolated
+linearly to the full size, the PLDA loop is timed for one E-M iteration and scaled to 10.
 
-    python bench/backend.py                       # 1M PLDA + 1M cosine trials (256-dim), 10M scores
-    python bench/backend.py --trials 2000 --scores 20000 --threads 1   # smoke test
-    python bench/backend.py --plda-train          # also PLDA training on 100,000 x 256, 5,000 speakers
+    python bench/backend.py                       # 1M PLDA + 1M cosine trials (256-dim), 10M scores,
+                                                  # PLDA training on 100,000 x 256 of 5,000 speakers
+    python bench/backend.py --tiny --threads 1    # smoke test
 
 bench_plda_training(num_vectors, dim, num_speakers) can be imported and called on its own.
 """
@@ -17,7 +19,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench.common import (Figure, FigureLog, add_common_options, fmt, median_time, pin_threads,  # noqa: E402
+                          threads_from_argv)
+
+if __name__ == "__main__":  # BLAS reads its thread count when numpy is first imported
+    pin_threads(threads_from_argv(2))
+
+import numpy as np  # noqa: E402  (after the thread settings)
+
+from tests.backend.references import kaldi_min_dcf_loop  # noqa: E402
+from vib.backend.cosine import unit_rows  # noqa: E402
+from vib.backend.plda import (PldaStats, em_iteration, estimate_plda, llr_enroll_side,  # noqa: E402
+                              llr_test_side, plda_stats, transform_vectors)
+from vib.backend.scoring import score_trials  # noqa: E402
+from vib.io.kaldi_objects import Plda  # noqa: E402
+from vib.metrics import compute_metrics  # noqa: E402
+
+GROUP = "Back-end"
+LOOP = "per-trial Python loop"
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,41 +50,19 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scores", type=int, default=10_000_000, help="scores for the metrics (default 10,000,000)")
     p.add_argument("--loop-trials", type=int, default=20_000, help="trials timed in the loop baselines")
     p.add_argument("--loop-scores", type=int, default=200_000, help="scores timed in the metrics loop baseline")
-    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
-    p.add_argument("--plda-train", action="store_true", help="also time PLDA training")
     p.add_argument("--train-vectors", type=int, default=100_000)
     p.add_argument("--train-speakers", type=int, default=5_000)
-    return p.parse_args()
+    add_common_options(p)
+    args = p.parse_args()
+    if args.tiny:
+        args.trials, args.scores, args.enroll, args.test, args.dim = 3000, 20_000, 40, 50, 16
+        args.loop_trials, args.loop_scores, args.train_vectors, args.train_speakers = 300, 2000, 600, 60
+    return args
 
 
-if __name__ == "__main__":  # BLAS reads its thread count when numpy is first imported
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(parse_args().threads)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-import numpy as np  # noqa: E402  (after the thread settings)
-
-from tests.backend.references import kaldi_min_dcf_loop  # noqa: E402
-from vib.backend.cosine import unit_rows  # noqa: E402
-from vib.backend.plda import (estimate_plda, llr_enroll_side, llr_test_side, plda_stats,  # noqa: E402
-                              transform_vectors)
-from vib.backend.scoring import score_trials  # noqa: E402
-from vib.io.kaldi_objects import Plda  # noqa: E402
-from vib.metrics import compute_metrics  # noqa: E402
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
-def report(name: str, fast: float, loop_subset: float, subset: int, full: int, loop_setup: float = 0.0) -> None:
-    """Prints both times; the loop's per-item time is scaled to ``full``, its one-off setup is not."""
-    loop_full = loop_setup + loop_subset * full / subset
-    setup = f" + {loop_setup:.3f} s setup" if loop_setup else ""
-    print(f"{name}: vectorised {fast:.3f} s | per-trial loop {loop_subset:.3f} s on {subset:,}{setup} "
-          f"-> {loop_full:.1f} s extrapolated to {full:,} | speed-up x{loop_full / fast:.0f}", flush=True)
+def extrapolated(loop_subset: float, subset: int, full: int, setup: float = 0.0) -> float:
+    """Loop seconds at ``full`` items: per-item time scaled linearly, one-off setup added once."""
+    return setup + loop_subset * full / subset
 
 
 def random_plda(rng: np.random.Generator, dim: int) -> Plda:
@@ -71,7 +70,7 @@ def random_plda(rng: np.random.Generator, dim: int) -> Plda:
                 np.sort(rng.gamma(1.0, 2.0, dim))[::-1])
 
 
-def bench_plda_scoring(rng, enroll, test, ei, ti, loop_trials: int) -> None:
+def bench_plda_scoring(rng, enroll, test, ei, ti, loop_trials: int, repeats: int) -> Figure:
     plda = random_plda(rng, enroll.shape[1])
 
     def vectorised():
@@ -79,12 +78,15 @@ def bench_plda_scoring(rng, enroll, test, ei, ti, loop_trials: int) -> None:
         left, off = llr_enroll_side(plda, u_e)
         return score_trials(left, llr_test_side(transform_vectors(plda, test)), ei, ti, off)
 
-    fast, scores = timed(vectorised)
+    fast, scores = median_time(vectorised, repeats)
     n = min(loop_trials, ei.size)
 
     # Kaldi's ivector-plda-scoring structure: transform each vector once (setup), then one LLR per trial
-    setup, (u_e, u_t) = timed(lambda: ([transform_vectors(plda, v[None])[0].astype(np.float64) for v in enroll],
-                                        [transform_vectors(plda, v[None])[0].astype(np.float64) for v in test]))
+    def transform_each():
+        return ([transform_vectors(plda, v[None])[0].astype(np.float64) for v in enroll],
+                [transform_vectors(plda, v[None])[0].astype(np.float64) for v in test])
+
+    setup, (u_e, u_t) = median_time(transform_each, repeats)
     psi = plda.psi
 
     def loop():
@@ -98,13 +100,15 @@ def bench_plda_scoring(rng, enroll, test, ei, ti, loop_trials: int) -> None:
             out[k] = given - without
         return out
 
-    slow, ref = timed(loop)
+    slow, ref = median_time(loop, repeats)
     assert np.allclose(ref, scores[:n], rtol=1e-6, atol=1e-4), "loop and vectorised PLDA scores differ"
-    report(f"PLDA scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, slow, n, ei.size, setup)
+    return Figure(GROUP, f"PLDA scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, "s",
+                  f"{LOOP} (Kaldi's structure)", extrapolated(slow, n, ei.size, setup), repeats=repeats,
+                  note=f"loop timed on {n:,} trials + per-vector transforms, extrapolated")
 
 
-def bench_cosine(enroll, test, ei, ti, loop_trials: int) -> None:
-    fast, scores = timed(lambda: score_trials(unit_rows(enroll), unit_rows(test), ei, ti))
+def bench_cosine(enroll, test, ei, ti, loop_trials: int, repeats: int) -> Figure:
+    fast, scores = median_time(lambda: score_trials(unit_rows(enroll), unit_rows(test), ei, ti), repeats)
     n = min(loop_trials, ei.size)
 
     def loop():
@@ -114,52 +118,85 @@ def bench_cosine(enroll, test, ei, ti, loop_trials: int) -> None:
             out[k] = e @ t / (np.linalg.norm(e) * np.linalg.norm(t))
         return out
 
-    slow, ref = timed(loop)
+    slow, ref = median_time(loop, repeats)
     assert np.allclose(ref, scores[:n], rtol=1e-9, atol=1e-12), "loop and vectorised cosine scores differ"
-    report(f"cosine scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, slow, n, ei.size)
+    return Figure(GROUP, f"cosine scoring, {ei.size:,} trials, dim {enroll.shape[1]}", fast, "s", LOOP,
+                  extrapolated(slow, n, ei.size), repeats=repeats, note=f"loop timed on {n:,} trials, extrapolated")
 
 
-def bench_metrics(rng, num: int, loop_scores: int) -> None:
+def bench_metrics(rng, num: int, loop_scores: int, repeats: int) -> Figure:
     labels = rng.random(num) < 0.01
     scores = np.where(labels, rng.normal(3, 1, num), rng.normal(0, 1, num))
     tar, non = scores[labels], scores[~labels]
-    fast, _ = timed(lambda: compute_metrics(tar, non, (0.01, 0.001)))
+    fast, _ = median_time(lambda: compute_metrics(tar, non, (0.01, 0.001)), repeats)
     n = min(loop_scores, num)
     sub_scores, sub_labels = scores[:n].tolist(), labels[:n].astype(int).tolist()
-    slow, _ = timed(lambda: [kaldi_min_dcf_loop(sub_scores, sub_labels, p) for p in (0.01, 0.001)])
-    print("  (metrics: vectorised = EER + 2 minDCF; loop = Kaldi's compute_min_dcf.py algorithm, 2 minDCF only)")
-    report(f"metrics, {num:,} scores", fast, slow, n, num)
+    slow, _ = median_time(lambda: [kaldi_min_dcf_loop(sub_scores, sub_labels, p) for p in (0.01, 0.001)], repeats)
+    return Figure(GROUP, f"metrics (EER + 2 minDCF), {num:,} scores", fast, "s",
+                  "Kaldi compute_min_dcf.py loop (2 minDCF only)", extrapolated(slow, n, num), repeats=repeats,
+                  note=f"loop timed on {n:,} scores, extrapolated")
+
+
+def kaldi_em_iteration_loop(stats: PldaStats, within: np.ndarray, between: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """PldaEstimator::EstimateOneIter as Kaldi runs it: speakers sorted by count, one matrix
+    inverse per distinct count, then per speaker a few vector and rank-1 updates."""
+    centered = stats.means - stats.means.mean(axis=0)
+    within_inv = np.linalg.inv(within)
+    between_inv = np.linalg.inv(between)
+    w_stats = stats.scatter.copy()
+    b_stats = np.zeros_like(between)
+    prev_n, mixed = -1, None
+    for n, m in zip(stats.counts, centered):
+        if n != prev_n:
+            mixed, prev_n = np.linalg.inv(between_inv + n * within_inv), n
+        w = mixed @ (n * (within_inv @ m))
+        m_w = m - w
+        b_stats += mixed + np.outer(w, w)
+        w_stats += n * (mixed + np.outer(m_w, m_w))
+    num_spk = stats.counts.size
+    w_count = float(stats.counts.sum() - num_spk) + num_spk
+    return (w_stats + w_stats.T) / (2 * w_count), (b_stats + b_stats.T) / (2 * num_spk)
 
 
 def bench_plda_training(num_vectors: int = 100_000, dim: int = 256, num_speakers: int = 5_000,
-                        seed: int = 0) -> float:
-    """Seconds to estimate a PLDA (stats + 10 E-M iterations) on random speaker data."""
+                        repeats: int = 1, seed: int = 0) -> Figure:
+    """Seconds to estimate a PLDA (stats + 10 E-M iterations) on random speaker data, beside
+    the same with Kaldi's per-speaker E-M loop (one iteration timed, scaled to 10)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, num_speakers, num_vectors)
     labels = np.unique(labels, return_inverse=True)[1]
-    vectors = (rng.standard_normal((labels.max() + 1, dim)) * 2)[labels] + rng.standard_normal((num_vectors, dim))
-    stats_seconds, stats = timed(lambda: plda_stats(vectors.astype(np.float32), labels))
-    em_seconds, _ = timed(lambda: estimate_plda(stats, 10))
-    seconds = stats_seconds + em_seconds
-    print(f"PLDA training, {num_vectors:,} x {dim} vectors of {labels.max() + 1:,} speakers, 10 E-M "
-          f"iterations: {seconds:.2f} s (statistics {stats_seconds:.2f} s, E-M and output {em_seconds:.2f} s)",
-          flush=True)
-    return seconds
+    vectors = ((rng.standard_normal((labels.max() + 1, dim)) * 2)[labels]
+               + rng.standard_normal((num_vectors, dim))).astype(np.float32)
+    stats_seconds, stats = median_time(lambda: plda_stats(vectors, labels), repeats)
+    em_seconds, _ = median_time(lambda: estimate_plda(stats, 10), repeats)
+    eye = np.eye(dim)
+    one_iter, (w_ref, b_ref) = median_time(lambda: kaldi_em_iteration_loop(stats, eye, 2 * eye), repeats)
+    w_fast, b_fast = em_iteration(stats, eye, 2 * eye)
+    assert np.allclose(w_ref, w_fast, rtol=1e-8, atol=1e-10) and np.allclose(b_ref, b_fast, rtol=1e-8, atol=1e-10), \
+        "loop and vectorised PLDA E-M differ"
+    ours = stats_seconds + em_seconds
+    return Figure(GROUP, f"PLDA training, {num_vectors:,} x {dim} vectors of {labels.max() + 1:,} speakers, "
+                  "10 E-M iterations", ours, "s", "per-speaker E-M loop (Kaldi's structure)",
+                  stats_seconds + 10 * one_iter, repeats=repeats,
+                  note=f"statistics {fmt(stats_seconds)} s + E-M {fmt(em_seconds)} s; loop: same statistics "
+                       f"+ 10 x {fmt(one_iter)} s per iteration")
 
 
 def main() -> None:
     args = parse_args()
+    log = FigureLog()
     rng = np.random.default_rng(0)
-    print(f"threads {args.threads}; numpy {np.__version__}", flush=True)
+    print(f"threads {args.threads}; numpy {np.__version__}; {args.repeats} repeats", flush=True)
     enroll = rng.standard_normal((args.enroll, args.dim)).astype(np.float32)
     test = rng.standard_normal((args.test, args.dim)).astype(np.float32)
     ei = rng.integers(0, args.enroll, args.trials)
     ti = rng.integers(0, args.test, args.trials)
-    bench_plda_scoring(rng, enroll, test, ei, ti, args.loop_trials)
-    bench_cosine(enroll, test, ei, ti, args.loop_trials)
-    bench_metrics(rng, args.scores, args.loop_scores)
-    if args.plda_train:
-        bench_plda_training(args.train_vectors, args.dim, args.train_speakers)
+    log.add(bench_plda_scoring(rng, enroll, test, ei, ti, args.loop_trials, args.repeats))
+    log.add(bench_cosine(enroll, test, ei, ti, args.loop_trials, args.repeats))
+    log.add(bench_metrics(rng, args.scores, args.loop_scores, args.repeats))
+    log.add(bench_plda_training(args.train_vectors, args.dim, args.train_speakers, args.repeats))
+    log.write(args.json, "bench/backend.py")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
 """Data pipeline speed: fbank extraction real-time factor and training-loader crops/s.
 
-    . ./path.sh && python bench/data.py                      # 10 min of audio, 2 cores
-    python bench/data.py --minutes 0.5 --crops 64 --batch-size 16   # smoke size
+    . ./path.sh && python bench/data.py                # 10 min of audio, 2 cores
+    python bench/data.py --tiny                        # smoke size
 
 Generates audio (sine + noise, 16 kHz) and MUSAN/RIR-shaped augmentation sets in
-a temporary dir, then prints, each beside a baseline measured in the same run:
-  * fbank RTF (wall time / audio time) of steps/compute_fbank.sh --nj 2, against --nj 1,
-    and of the extraction alone in one process (no start-up);
-  * loader crops/s: stored features, and augmentation on (speed, reverb, noise,
-    music, babble) with 0 and --workers DataLoader workers.
+a temporary dir, then prints, each the median of --repeats runs beside a baseline
+measured in the same run:
+  * fbank RTF (wall time / audio time) of steps/compute_fbank.sh --nj THREADS, against
+    --nj 1, and of the extraction alone in one process (no start-up);
+  * loader crops/s with augmentation on (speed, reverb, noise, music, babble) with
+    THREADS DataLoader workers against 0 workers, and from stored features.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import REPO, Figure, FigureLog, add_common_options, median_of, timed  # noqa: E402
 from tests.data.audio_fixtures import make_augmentation_tree, write_wav  # noqa: E402
 from vib.data.augment_sources import prepare_augmentation  # noqa: E402
 from vib.data.features import compute_fbank_part  # noqa: E402
@@ -33,7 +36,7 @@ from vib.data.kaldi_dir import write_kaldi_data_dir  # noqa: E402
 from vib.data.loader import build_spk2id, build_train_loader  # noqa: E402
 from vib.data.manifests import import_kaldi_data_dir  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+GROUP = "Data"
 
 
 def make_corpus(root: Path, minutes: float) -> float:
@@ -65,52 +68,79 @@ def crops_per_second(cuts: str, spk2id: dict, args, augment, workers: int) -> tu
     return count / wall, count / used
 
 
+def fbank_figures(root: Path, seconds: float, threads: int, repeats: int) -> list[Figure]:
+    """RTF of compute_fbank.sh --nj ``threads`` against --nj 1, and of the extraction alone in-process."""
+    def script_rtf(nj: int) -> float:
+        out = root / f"fbank{nj}"
+        shutil.rmtree(out, ignore_errors=True)
+        wall, _ = timed(lambda: subprocess.run(
+            ["bash", "-c", f". {REPO}/path.sh && compute_fbank.sh --nj {nj} {root}/data {out}"],
+            check=True, capture_output=True))
+        return wall / seconds
+
+    def in_process_rtf() -> float:
+        shutil.rmtree(root / "base", ignore_errors=True)
+        wall, _ = timed(lambda: compute_fbank_part(root / "data" / "cuts.jsonl.gz", root / "base" / "feats",
+                                                   root / "base" / "cuts.jsonl.gz"))
+        return wall / seconds
+
+    minutes = f"{seconds / 60:.1f} min of audio"
+    return [Figure(GROUP, f"fbank RTF, compute_fbank.sh --nj {threads}, {minutes}",
+                   median_of(lambda: script_rtf(threads), repeats), "", "--nj 1",
+                   median_of(lambda: script_rtf(1), repeats), repeats=repeats,
+                   note="wall / audio time, process start-up included"),
+            Figure(GROUP, f"fbank RTF, extraction alone in one process (1 thread), {minutes}",
+                   median_of(in_process_rtf, repeats), "", repeats=repeats, note="no start-up")]
+
+
+def augmentation_config(root: Path) -> dict:
+    """Speed, reverb, noise, music and babble on generated MUSAN/RIR-shaped sets under ``root``."""
+    musan, rirs = make_augmentation_tree(root / "aug")
+    m = root / "aug" / "manifests"
+    prepare_augmentation(m, str(musan), str(rirs))
+    return {"speed": {"prob": 0.3, "factors": [0.9, 1.1]}, "reverb": {"prob": 0.3, "rirs": str(m / "rir.jsonl.gz")},
+            "noise": {"prob": 0.2, "recordings": str(m / "noise.jsonl.gz"), "snr": [0, 15]},
+            "music": {"prob": 0.1, "recordings": str(m / "music.jsonl.gz"), "snr": [5, 15]},
+            "babble": {"prob": 0.1, "recordings": str(m / "speech.jsonl.gz"), "snr": [13, 20], "speakers": [3, 7]}}
+
+
+def loader_figures(root: Path, args) -> list[Figure]:
+    """Augmented crops/s with --threads workers against 0 workers; stored features for reference."""
+    augment = augmentation_config(root)
+    cuts = str(root / f"fbank{args.threads}" / "cuts.jsonl.gz")
+    spk2id = build_spk2id(cuts, speed_factors=(0.9, 1.1))
+    rates = {}
+    for name, aug, workers in (("stored", None, 0), ("aug0", augment, 0), ("augN", augment, args.threads)):
+        runs = [crops_per_second(cuts, spk2id, args, aug, workers) for _ in range(args.repeats)]
+        rates[name] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+    crops = f"{args.crops:,} crops of 200 frames, batch {args.batch_size}"
+    return [Figure(GROUP, f"loader crops/s, augmented on the fly, {args.threads} workers ({crops})",
+                   rates["augN"][0], "crops/s", "0 workers (in the main process)", rates["aug0"][0], "higher",
+                   args.repeats, note=f"per CPU-second: {rates['augN'][1]:.0f} vs {rates['aug0'][1]:.0f}; "
+                                      "speed, reverb, noise, music, babble"),
+            Figure(GROUP, f"loader crops/s, stored features, 0 workers ({crops})", rates["stored"][0], "crops/s",
+                   better="higher", repeats=args.repeats, note=f"per CPU-second: {rates['stored'][1]:.0f}")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="audio for the fbank benchmark")
     parser.add_argument("--crops", type=int, default=1024, help="crops per loader measurement")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (= cores used)")
+    add_common_options(parser)
     args = parser.parse_args()
+    if args.tiny:
+        args.minutes, args.crops, args.batch_size = 0.3, 32, 16
     torch.set_num_threads(1)
+    log = FigureLog()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         seconds = make_corpus(root, args.minutes)
-        print(f"audio: {seconds / 60:.1f} min in {len(list((root / 'wav').iterdir()))} utterances")
-
-        start = time.perf_counter()
-        compute_fbank_part(root / "data" / "cuts.jsonl.gz", root / "base" / "feats", root / "base" / "cuts.jsonl.gz")
-        in_process = time.perf_counter() - start
-        wall = {}
-        for nj in (1, 2):
-            start = time.perf_counter()
-            subprocess.run(["bash", "-c", f". {REPO}/path.sh && compute_fbank.sh --nj {nj} {root}/data {root}/fbank{nj}"],
-                           check=True, capture_output=True)
-            wall[nj] = time.perf_counter() - start
-        print(f"fbank RTF, compute_fbank.sh --nj 2: {wall[2] / seconds:.4f} ({seconds / wall[2]:.0f}x real time)"
-              f" | baseline --nj 1: {wall[1] / seconds:.4f} | speed-up {wall[1] / wall[2]:.2f}x"
-              f" | extraction alone, 1 thread in-process: {in_process / seconds:.4f}"
-              f" (the scripts' extra time is process start-up, fixed per run)")
-
-        musan, rirs = make_augmentation_tree(root / "aug")
-        prepare_augmentation(root / "aug" / "manifests", str(musan), str(rirs))
-        m = root / "aug" / "manifests"
-        augment = {"speed": {"prob": 0.3, "factors": [0.9, 1.1]}, "reverb": {"prob": 0.3, "rirs": str(m / "rir.jsonl.gz")},
-                   "noise": {"prob": 0.2, "recordings": str(m / "noise.jsonl.gz"), "snr": [0, 15]},
-                   "music": {"prob": 0.1, "recordings": str(m / "music.jsonl.gz"), "snr": [5, 15]},
-                   "babble": {"prob": 0.1, "recordings": str(m / "speech.jsonl.gz"), "snr": [13, 20],
-                              "speakers": [3, 7]}}
-        cuts = str(root / "fbank2" / "cuts.jsonl.gz")
-        spk2id = build_spk2id(cuts, speed_factors=(0.9, 1.1))
-        stored = crops_per_second(cuts, spk2id, args, None, 0)
-        aug_single = crops_per_second(cuts, spk2id, args, augment, 0)
-        aug_workers = crops_per_second(cuts, spk2id, args, augment, args.workers)
-        print(f"loader crops/s (200 frames, batch {args.batch_size}), wall [per CPU-second]:"
-              f" stored features, 0 workers: {stored[0]:.0f} [{stored[1]:.0f}]"
-              f" | augmented on the fly, 0 workers: {aug_single[0]:.0f} [{aug_single[1]:.0f}]"
-              f" | augmented, {args.workers} workers: {aug_workers[0]:.0f} [{aug_workers[1]:.0f}]"
-              f" ({aug_workers[0] / aug_single[0]:.2f}x wall)")
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other jobs skew these figures)")
+        print(f"audio: {seconds / 60:.1f} min in {len(list((root / 'wav').iterdir()))} utterances; "
+              f"{args.repeats} repeats", flush=True)
+        for figure in fbank_figures(root, seconds, args.threads, args.repeats) + loader_figures(root, args):
+            log.add(figure)
+    log.write(args.json, "bench/data.py")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 3. Peak RSS of ``vib-extract`` on one 10-minute recording (chunked, default
    --chunk-frames 6000), beside the RSS of a process that only loads the model.
 
+Each figure is printed beside its baseline (and, with --json PATH, written for
+bench/report.py); trainer and RTF figures are medians over --repeats.
+
     python bench/train.py                       # full run (a few minutes on 2 cores)
     python bench/train.py --tiny                # smoke test (seconds)
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,12 +32,15 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import Figure, FigureLog, add_common_options  # noqa: E402
+
 from vib import checkpoint as ckpt  # noqa: E402
 from vib.bin.train import load_config  # noqa: E402
 from vib.extract import batch_pieces, embed_batch  # noqa: E402
 from vib.models import build_model, count_parameters  # noqa: E402
 from vib.train import build_net, build_optimizer, merge_config, train  # noqa: E402
 
+GROUP = "Training and extraction"
 RESNET34 = {"type": "resnet", "channels": 32, "layers": [3, 4, 6, 3], "embed_dim": 256}
 
 
@@ -137,46 +144,51 @@ def _child_peak_rss(cmd: list[str], env: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "conf" / "cpu_vib.yaml"))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=6, help="batches per trainer / bare-loop pass")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--classes", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=4, help="measured bare/trainer pairs")
-    parser.add_argument("--utts", type=int, default=16, help="utterances for the RTF measurement")
+    parser.add_argument("--utts", type=int, default=12, help="utterances for the RTF measurement")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the long recording")
     parser.add_argument("--skip-resnet34", action="store_true")
-    parser.add_argument("--tiny", action="store_true", help="smoke test: tiny sizes")
+    add_common_options(parser)  # --repeats: measured bare/trainer pairs, RTF repeats
     args = parser.parse_args()
     if args.tiny:
-        args.batches, args.batch_size, args.frames, args.utts, args.minutes, args.repeats = 3, 8, 50, 3, 0.2, 2
-        args.skip_resnet34 = True
+        args.batches, args.batch_size, args.frames, args.utts, args.minutes = 3, 8, 50, 3, 0.2
     torch.set_num_threads(args.threads)
     config = merge_config(load_config(args.config, []))
     config["train"].update(progress=False, num_threads=args.threads)
     batches = make_batches(args.batches, args.batch_size, args.frames, args.classes)
     params = count_parameters(build_net(config, args.classes).extractor)
+    preset = Path(args.config).stem
     print(f"config {args.config}: extractor {params / 1e6:.2f} M parameters; {args.threads} threads; "
-          f"{args.batches} batches of {args.batch_size} x {args.frames} frames")
+          f"{args.batches} batches of {args.batch_size} x {args.frames} frames; {args.repeats} repeats", flush=True)
+    log = FigureLog()
     pairs = interleaved(config, batches, args.classes, args.repeats)
-    ratios = sorted(t / b for b, t in pairs)
-    bare_best, trainer_best = max(b for b, _ in pairs), max(t for _, t in pairs)
-    print("training (bare, trainer) crops/s per back-to-back pair: "
-          + ", ".join(f"({b:.1f}, {t:.1f})" for b, t in pairs))
-    print(f"training: best bare loop {bare_best:.1f} crops/s; best trainer {trainer_best:.1f} crops/s; "
-          f"trainer/bare best-of = {trainer_best / bare_best:.3f}, median pair ratio = {ratios[len(ratios) // 2]:.3f} "
-          f"(overhead {100 * (1 - trainer_best / bare_best):.1f} % best-of)")
+    ratios = [t / b for b, t in pairs]
+    log.add(Figure(GROUP, f"trainer crops/s, {preset} ({params / 1e6:.2f} M parameters, batches of "
+                   f"{args.batch_size} x {args.frames} frames)", statistics.median(t for _, t in pairs), "crops/s",
+                   "bare forward/backward/step loop", statistics.median(b for b, _ in pairs), "higher", len(pairs),
+                   note=f"median of back-to-back pair ratios {statistics.median(ratios):.3f}; best-of ratio "
+                        f"{max(t for _, t in pairs) / max(b for b, _ in pairs):.3f}; pairs (bare, trainer): "
+                        + ", ".join(f"({b:.1f}, {t:.1f})" for b, t in pairs)))
     rng = np.random.default_rng(1)
-    lengths = [int(n) for n in rng.integers(300, 800, args.utts)] if not args.tiny else [120, 90, 60]
+    # 3-3.6 s: within vib-extract's 1.2 length ratio, as neighbours in a length-sorted corpus are
+    lengths = [int(n) for n in rng.integers(300, 360, args.utts)] if not args.tiny else [40, 36, 34]
     models = [("CPU preset", config["model"])] + ([] if args.skip_resnet34 else [("ResNet34", RESNET34)])
+    batch = min(16, len(lengths))
     for name, model_cfg in models:
-        single, batched = extraction_rtf(model_cfg, lengths, 16)
-        print(f"extraction RTF ({name}, {len(lengths)} utts of 3-8 s, compute only): batch 1 {single:.4f}; "
-              f"batch 16 {batched:.4f}; speed-up {single / batched:.2f}x")
+        runs = [extraction_rtf(model_cfg, lengths, batch) for _ in range(args.repeats)]
+        log.add(Figure(GROUP, f"extraction RTF, {name}, batch {batch} ({len(lengths)} utts of "
+                       f"{min(lengths) / 100:g}-{max(lengths) / 100:g} s)", statistics.median(r[1] for r in runs), "",
+                       "batch 1", statistics.median(r[0] for r in runs), repeats=args.repeats,
+                       note="compute seconds / audio seconds, batched as vib-extract batches"))
     rss, rss_load, seconds = long_recording_rss(config["model"], args.minutes, args.threads)
-    print(f"extracting one {args.minutes:g}-minute recording (CPU preset, --chunk-frames 6000): peak RSS "
-          f"{rss:.0f} MiB vs {rss_load:.0f} MiB to load model + features only (+{rss - rss_load:.0f} MiB); "
-          f"{seconds:.1f} s wall")
+    log.add(Figure(GROUP, f"peak RSS, extracting one {args.minutes:g}-minute recording ({preset}, "
+                   "vib-extract --chunk-frames 6000)", rss, "MiB", "process loading model + features only", rss_load,
+                   better="", note=f"one run; +{rss - rss_load:.0f} MiB for extraction; {seconds:.1f} s wall "
+                                   f"(RTF {seconds / (args.minutes * 60):.3f} with start-up)"))
+    log.write(args.json, "bench/train.py")
 
 
 if __name__ == "__main__":
