@@ -192,12 +192,11 @@ fi
 # than every metrics file is kept.
 if runs 6; then
   log "stage 6: RESULTS.md and det.png"
+  info=$(printf '%s\n' "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')" \
+    "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances" \
+    "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')")
   steps/make_results.sh --systems "$systems" --backends "$backends" --lists "$lists" \
-    --title "egs/voxceleb/v1 results" --command "$_invocation" --started $start_time \
-    --info "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')
-Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances
-Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')" \
-    --note "cosine+asnorm: adaptive s-norm, top $top_n of the $train_set speaker means. plda: mean, LDA,
-length norm, PLDA trained on $train_set. Published figures for comparison: README.md." \
+    --title "egs/voxceleb/v1 results" --command "$_invocation" --started $start_time --info "$info" \
+    --note "cosine+asnorm: adaptive s-norm, top $top_n of the $train_set speaker means. plda: mean, LDA, length norm, PLDA trained on $train_set. Published figures for comparison: README.md." \
     exp "$(trials_of ${lists%% *})" .
 fi
