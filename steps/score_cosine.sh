@@ -3,6 +3,7 @@
 set -euo pipefail
 
 train_dir=           # xvector dir whose mean (of xvector.scp) is removed from every side first
+mean_dir=            # where that mean.vec is kept (default: <score-dir>); one dir for every list: computed once
 cohort=              # cohort rspecifier (e.g. scp:exp/sys/xvectors_train/spk_xvector.scp): enables --norm-method
 norm_method=asnorm   # asnorm | snorm | znorm | tnorm (only with --cohort)
 top_n=300            # cohort scores kept per side for asnorm
@@ -40,24 +41,25 @@ if $use_kaldi; then
 else
   subtract=vib-ivector-subtract-global-mean
 fi
-mkdir -p "$dir/log"
+mean=${mean_dir:-$dir}/mean.vec
+mkdir -p "$dir/log" "$(dirname "$mean")"
 
 vectors() {  # rspecifier of scp $1 with the training mean removed (if --train-dir)
-  if [ -n "$train_dir" ]; then echo "ark:$subtract $dir/mean.vec $1 ark:- |"; else echo "$1"; fi
+  if [ -n "$train_dir" ]; then echo "ark:$subtract $mean $1 ark:- |"; else echo "$1"; fi
 }
-if [ -n "$train_dir" ] && ! up_to_date "$dir/mean.vec" "$train_dir/xvector.scp"; then
+if [ -n "$train_dir" ] && ! up_to_date "$mean" "$train_dir/xvector.scp"; then
   log "training mean"
-  if $use_kaldi; then mean=ivector-mean; else mean=vib-ivector-mean; fi
-  $mean scp:$train_dir/xvector.scp $dir/mean.vec.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
-  mv $dir/mean.vec.tmp $dir/mean.vec
+  if $use_kaldi; then compute_mean=ivector-mean; else compute_mean=vib-ivector-mean; fi
+  $compute_mean scp:$train_dir/xvector.scp $mean.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
+  mv $mean.tmp $mean
 fi
 
-if ! up_to_date "$dir/scores" "$enroll_scp" "$test/xvector.scp" "$trials"; then
+if ! up_to_date "$dir/scores" "$enroll_scp" "$test/xvector.scp" "$trials" ${train_dir:+"$mean"}; then
   log "cosine scoring of $(wc -l < $trials) trials"
   if $use_kaldi; then
     kaldi_unit() {  # Kaldi rspecifier of rspecifier $1, mean removed (if --train-dir), unit length
       if [ -n "$train_dir" ]; then
-        echo "ark:$subtract $dir/mean.vec $1 ark:- | ivector-normalize-length --scaleup=false ark:- ark:- |"
+        echo "ark:$subtract $mean $1 ark:- | ivector-normalize-length --scaleup=false ark:- ark:- |"
       else
         echo "ark:ivector-normalize-length --scaleup=false $1 ark:- |"
       fi

@@ -7,13 +7,16 @@ num_em_iters=10
 smoothing=0.0        # ivector-copy-plda --smoothing before scoring (0: none)
 enroll_level=utt     # utt: enroll with <enroll-dir>/xvector.scp; spk: spk_xvector.scp + num_utts.ark
 train_data=          # data dir with utt2spk and spk2utt of the training vectors (default: <train-dir>)
+plda_dir=            # where mean.vec, transform.mat and plda are kept (default: <score-dir>); give the
+                     # same dir for every trial list and they are trained once, then reused
 skip_missing=false   # drop trials whose key has no vector (else an error)
 use_kaldi=false      # run Kaldi's own binaries (ivector-*, transform-vec) instead of vib-*
 help_message="Usage: $0 [options] <train-xvector-dir> <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
  e.g.: $0 --lda-dim 200 exp/vib/xvectors_train exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_plda_test
 Each xvector dir holds xvector.scp (and, for --enroll-level spk, spk_xvector.scp and num_utts.ark).
 The training speakers come from utt2spk and spk2utt in --train-data (default: the train xvector dir).
-Trials: 'enroll test target|nontarget'. As in Kaldi's egs/voxceleb/v2:
+Trials: 'enroll test target|nontarget'. As in Kaldi's egs/voxceleb/v2 (the models in --plda-dir,
+default <score-dir>; Kaldi keeps them in the training xvector dir):
   mean.vec      = ivector-mean of the training vectors
   transform.mat = ivector-compute-lda --total-covariance-factor=0.0 --dim=\$lda_dim (training mean removed)
   plda          = ivector-compute-plda on mean-removed, LDA-projected, length-normalised training vectors
@@ -55,15 +58,16 @@ else
   transform=vib-transform-vec normalize=vib-ivector-normalize-length train_plda=vib-compute-plda
   copy_plda=vib-copy-plda score=vib-plda-scoring skip_opt=--skip-missing=$skip_missing
 fi
-mkdir -p "$dir/log"
+model=${plda_dir:-$dir}
+mkdir -p "$dir/log" "$model/log"
 
-if ! up_to_date "$dir/mean.vec" "$train/xvector.scp"; then
+if ! up_to_date "$model/mean.vec" "$train/xvector.scp"; then
   log "training mean ($mean)"
-  $mean scp:$train/xvector.scp $dir/mean.vec.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
-  mv $dir/mean.vec.tmp $dir/mean.vec
+  $mean scp:$train/xvector.scp $model/mean.vec.tmp 2> $model/log/mean.log || die "see $model/log/mean.log"
+  mv $model/mean.vec.tmp $model/mean.vec
 fi
 
-if ! up_to_date "$dir/transform.mat" "$train/xvector.scp" "$train_data/utt2spk"; then
+if ! up_to_date "$model/transform.mat" "$train/xvector.scp" "$train_data/utt2spk"; then
   dim=$(python -c "import sys; from vib.io.tables import read_table; print(next(read_table(sys.argv[1]))[1].shape[0])" scp:$train/xvector.scp)
   num_spk=$(wc -l < $train_data/spk2utt)
   cap=$(( dim < num_spk - 1 ? dim : num_spk - 1 ))
@@ -72,26 +76,26 @@ if ! up_to_date "$dir/transform.mat" "$train/xvector.scp" "$train_data/utt2spk";
   [ $dim_used -eq $lda_dim ] || log "LDA dimension capped at $dim_used (input dim $dim, $num_spk speakers)"
   log "LDA to $dim_used dims ($lda)"
   $lda --total-covariance-factor=0.0 --dim=$dim_used \
-    "ark:$subtract scp:$train/xvector.scp ark:- |" ark:$train_data/utt2spk $dir/transform.mat.tmp \
-    2> $dir/log/lda.log || die "see $dir/log/lda.log"
-  mv $dir/transform.mat.tmp $dir/transform.mat
+    "ark:$subtract scp:$train/xvector.scp ark:- |" ark:$train_data/utt2spk $model/transform.mat.tmp \
+    2> $model/log/lda.log || die "see $model/log/lda.log"
+  mv $model/transform.mat.tmp $model/transform.mat
 fi
 
 prep() {  # rspecifier of the vectors of scp $1 after mean removal, LDA and length norm
-  echo "ark:$subtract $dir/mean.vec scp:$1 ark:- | $transform $dir/transform.mat ark:- ark:- | $normalize ark:- ark:- |"
+  echo "ark:$subtract $model/mean.vec scp:$1 ark:- | $transform $model/transform.mat ark:- ark:- | $normalize ark:- ark:- |"
 }
 
-if ! up_to_date "$dir/plda" "$dir/transform.mat" "$dir/mean.vec" "$train_data/spk2utt"; then
+if ! up_to_date "$model/plda" "$model/transform.mat" "$model/mean.vec" "$train_data/spk2utt"; then
   log "PLDA, $num_em_iters E-M iterations ($train_plda)"
   $train_plda --num-em-iters=$num_em_iters ark:$train_data/spk2utt \
-    "ark:$subtract scp:$train/xvector.scp ark:- | $transform $dir/transform.mat ark:- ark:- | $normalize ark:- ark:- |" \
-    $dir/plda.tmp 2> $dir/log/plda.log || die "see $dir/log/plda.log"
-  mv $dir/plda.tmp $dir/plda
+    "ark:$subtract scp:$train/xvector.scp ark:- | $transform $model/transform.mat ark:- ark:- | $normalize ark:- ark:- |" \
+    $model/plda.tmp 2> $model/log/plda.log || die "see $model/log/plda.log"
+  mv $model/plda.tmp $model/plda
 fi
 
-if ! up_to_date "$dir/scores" "$dir/plda" "$enroll_scp" "$test/xvector.scp" "$trials"; then
-  plda_in=$dir/plda
-  [ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $dir/plda - |"
+if ! up_to_date "$dir/scores" "$model/plda" "$enroll_scp" "$test/xvector.scp" "$trials"; then
+  plda_in=$model/plda
+  [ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $model/plda - |"
   log "scoring $(wc -l < $trials) trials ($score)"
   $score --normalize-length=true $num_utts_opt $skip_opt "$plda_in" "$(prep $enroll_scp)" \
     "$(prep $test/xvector.scp)" "cut -d' ' -f1,2 $trials |" $dir/scores.tmp \

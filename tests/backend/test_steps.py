@@ -110,3 +110,34 @@ def test_score_plda_speaker_enrollment(exp, tmp_path):
              f"{tmp_path}/trials {tmp_path}/spk", check=True)
     metrics = json.loads((tmp_path / "spk/metrics.json").read_text())
     assert metrics["num_target"] == len(utt2spk) and metrics["eer"] < 20
+
+
+def test_score_plda_plda_dir_trains_once_for_every_list(exp, tmp_path):
+    """--plda-dir: the first list trains mean.vec, transform.mat and plda there; a second list reuses them."""
+    (tmp_path / "half").write_text("".join(exp["trials"].read_text().splitlines(keepends=True)[::2]))
+    model = tmp_path / "model"
+    first = run_bash(f"steps/score_plda.sh --lda-dim 8 --plda-dir {model} {exp['train']} {exp['test']} "
+                     f"{exp['test']} {exp['trials']} {tmp_path}/all", check=True)
+    assert "PLDA, 10 E-M iterations" in first.stderr and "LDA to 8 dims" in first.stderr
+    models = [model / name for name in ("mean.vec", "transform.mat", "plda")]
+    trained = [p.stat().st_mtime_ns for p in models]
+    assert not any((tmp_path / "all" / p.name).exists() for p in models)
+    second = run_bash(f"steps/score_plda.sh --lda-dim 8 --plda-dir {model} {exp['train']} {exp['test']} "
+                      f"{exp['test']} {tmp_path}/half {tmp_path}/half_scores", check=True)
+    assert "training mean" not in second.stderr and "LDA" not in second.stderr and "PLDA" not in second.stderr
+    assert [p.stat().st_mtime_ns for p in models] == trained
+    # The same scores as without --plda-dir (models trained in the score dir).
+    ref = library_plda_scores(exp, 8)
+    for scores in ("all", "half_scores"):
+        enroll, test, values = read_scores(f"{tmp_path}/{scores}/scores")
+        np.testing.assert_allclose(values, [ref[p] for p in zip(enroll, test)], rtol=1e-4, atol=1e-3)
+    assert len(read_scores(f"{tmp_path}/half_scores/scores")[2]) == len((tmp_path / "half").read_text().splitlines())
+
+
+def test_score_cosine_mean_dir_computed_once(exp, tmp_path):
+    for name in ("a", "b"):
+        proc = run_bash(f"steps/score_cosine.sh --train-dir {exp['train']} --mean-dir {tmp_path}/model "
+                        f"{exp['test']} {exp['test']} {exp['trials']} {tmp_path}/{name}", check=True)
+        assert ("training mean" in proc.stderr) == (name == "a")
+    assert (tmp_path / "model/mean.vec").is_file() and not (tmp_path / "a/mean.vec").exists()
+    assert (tmp_path / "a/scores").read_text() == (tmp_path / "b/scores").read_text()

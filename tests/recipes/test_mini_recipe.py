@@ -71,7 +71,8 @@ def recipe(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_every_stage_produced_its_files(recipe):
+def test_every_stage_produced_its_files(recipe, monkeypatch):
+    monkeypatch.chdir(recipe)  # xvector.scp names the arks relative to the recipe dir, as in Kaldi
     for split in ("train", "test"):
         for name in ("wav.scp", "utt2spk", "spk2utt", "cuts.jsonl.gz"):
             assert (recipe / "data" / split / name).is_file()
@@ -88,6 +89,11 @@ def test_every_stage_produced_its_files(recipe):
             assert (exp / f"scores_plda_{trials}" / "metrics.json").is_file()
             for name in ("metrics.json", "metrics_asnorm.json"):
                 assert (exp / f"scores_cosine_{trials}" / name).is_file()
+        # PLDA back-end trained once per system, in the training xvector dir, and used for both lists.
+        assert all((exp / "xvectors_train" / name).stat().st_size > 0 for name in ("mean.vec", "transform.mat", "plda"))
+        assert not list(exp.glob("scores_*/plda"))
+    log = (recipe / "rerun.log").read_text()
+    assert log.count("score_plda.sh: PLDA, ") == len(SYSTEMS) and log.count("training mean") == len(SYSTEMS)
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from vib.bin.results_table import metrics_path, results_table
+from vib.bin.results_table import main, metrics_path, results_table
 from vib.cli import VibError
 
 
@@ -29,3 +29,12 @@ def test_missing_metrics_named(tmp_path):
         results_table(str(tmp_path), ["aam"], ["cosine"], ["trials"])
     assert metrics_path("exp", "a", "b", "c") == "exp/a/scores_b_c/metrics.json"
     assert metrics_path("exp", "a", "cosine+asnorm", "c") == "exp/a/scores_cosine_c/metrics_asnorm.json"
+
+
+def test_paths_lists_scores_and_metrics_in_table_order(capsys):
+    assert main(["--paths", "--systems", "a,b", "--backends", "cosine+asnorm,plda", "--lists", "l", "exp"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "l cosine+asnorm a exp/a/scores_cosine_l/scores_asnorm exp/a/scores_cosine_l/metrics_asnorm.json",
+        "l cosine+asnorm b exp/b/scores_cosine_l/scores_asnorm exp/b/scores_cosine_l/metrics_asnorm.json",
+        "l plda a exp/a/scores_plda_l/scores exp/a/scores_plda_l/metrics.json",
+        "l plda b exp/b/scores_plda_l/scores exp/b/scores_plda_l/metrics.json"]

@@ -17,13 +17,14 @@ import pytest
 
 from tests.conftest import REPO
 from tests.data.audio_fixtures import make_augmentation_tree, make_voxceleb_tree, write_wav
+from vib.bin.results_table import metrics_path
 from vib.io.tables import read_table_dict
 
 pytestmark = pytest.mark.slow
 
 RECIPE = REPO / "egs" / "voxceleb" / "v1"
 SYSTEMS = ("softmax", "aam", "vib")
-BACKENDS = ("cosine", "asnorm", "plda")
+BACKENDS = ("cosine", "cosine+asnorm", "plda")
 LISTS = {"vox1_o_cleaned": "veri_test2.txt", "vox1_e_cleaned": "list_test_all2.txt",
          "vox1_h_cleaned": "list_test_hard2.txt"}
 # With the fixture's id00012 (2 utterances): 3 training speakers and 20 utterances, as Kaldi's LDA
@@ -116,11 +117,12 @@ def test_results_have_every_system_backend_and_list(recipe):
         assert 0 <= eer <= 100 and 0 <= dcf2 <= 1.0 + 1e-9 and 0 <= dcf3 <= 1.0 + 1e-9
     assert (work / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for sys, backend, name in itertools.product(SYSTEMS, BACKENDS, LISTS):
-        assert "eer" in (work / f"exp/{sys}/scores_{backend}_{name}/metrics.json").read_text()
+        assert "eer" in Path(metrics_path(str(work / "exp"), sys, backend, name)).read_text()
+    assert not list(work.glob("exp/*/scores_asnorm_*"))  # one naming scheme: cosine+asnorm
 
 
 def test_trials_and_embeddings_cover_the_lists(recipe, corpora, monkeypatch):
-    work = recipe[0]
+    work, first = recipe[0], recipe[1]
     monkeypatch.chdir(work)  # xvector.scp names the arks relative to the recipe dir, as in Kaldi
     o_list = (work / "data/voxceleb1_test/trials_vox1_o_cleaned").read_text().splitlines()
     assert len(o_list) == 28 and o_list[0] == "id10270-8jE-Ag6S_gY-00001 id10270-8jE-Ag6S_gY-00002 target"
@@ -134,8 +136,12 @@ def test_trials_and_embeddings_cover_the_lists(recipe, corpora, monkeypatch):
         assert len(train) == 20
         cohort = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb2_dev/spk_xvector.scp")
         assert sorted(cohort) == ["id00012", *EXTRA_VOX2]
-        plda = [work / f"exp/{sys}/scores_plda_{name}/plda" for name in LISTS]
-        assert plda[0].samefile(plda[1]) and plda[0].samefile(plda[2])  # trained once per system
+        # Trained once per system, in the training xvector dir (as Kaldi), and used for every list.
+        model = work / f"exp/{sys}/xvectors_voxceleb2_dev"
+        assert all((model / name).stat().st_size > 0 for name in ("mean.vec", "transform.mat", "plda"))
+        assert not list(work.glob(f"exp/{sys}/scores_*/plda")) and not list(work.glob(f"exp/{sys}/scores_*/mean.vec"))
+    assert first.stderr.count("score_plda.sh: PLDA, ") == len(SYSTEMS)
+    assert first.stderr.count("score_cosine.sh: training mean") == len(SYSTEMS)
 
 
 def test_training_used_voxceleb2_with_augmentation(recipe):
@@ -154,7 +160,7 @@ def test_asnorm_is_normalised_cosine(recipe):
     work = recipe[0]
     for sys in SYSTEMS:
         cosine = (work / f"exp/{sys}/scores_cosine_vox1_o_cleaned/scores").read_text().split()
-        asnorm = (work / f"exp/{sys}/scores_asnorm_vox1_o_cleaned/scores").read_text().split()
+        asnorm = (work / f"exp/{sys}/scores_cosine_vox1_o_cleaned/scores_asnorm").read_text().split()
         assert cosine[0::3] == asnorm[0::3] and cosine[1::3] == asnorm[1::3]
         assert not np.allclose(np.array(cosine[2::3], float), np.array(asnorm[2::3], float))
 

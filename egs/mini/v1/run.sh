@@ -81,51 +81,23 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   done
 fi
 
-# Stage 5: exp/<system>/scores_<scorer>_<list>/: scores and metrics.json.
-# cosine: training mean removed, cosine; with the training speakers' mean vectors
-# as cohort also adaptive s-norm (scores_asnorm, metrics_asnorm.json);
-# plda: training mean, LDA, length norm, PLDA (Kaldi's egs/voxceleb/v2 chain).
+# Stage 5: exp/<system>/scores_{cosine,plda}_<list>/: scores and metrics.json.
+# cosine: training mean removed, cosine; with the training speakers' mean vectors as
+# cohort also adaptive s-norm (scores_asnorm, metrics_asnorm.json: back-end cosine+asnorm);
+# plda: training mean, LDA, length norm, PLDA (Kaldi's egs/voxceleb/v2 chain), trained once
+# per system in exp/<system>/xvectors_train/.
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
-  for sys in $systems; do
-    xv=exp/$sys
-    for list in $lists; do
-      log "stage 5: scoring $sys on $list"
-      steps/score_cosine.sh --train-dir $xv/xvectors_train --cohort scp:$xv/xvectors_train/spk_xvector.scp \
-        $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_cosine_$list
-      steps/score_plda.sh --train-data data/train \
-        $xv/xvectors_train $xv/xvectors_test $xv/xvectors_test data/test/$list $xv/scores_plda_$list
-    done
-  done
+  log "stage 5: scoring $systems on $lists"
+  steps/score_systems.sh --systems "$systems" --train-data data/train exp train test \
+    $(for list in $lists; do echo $list=data/test/$list; done)
 fi
 
 # Stage 6: RESULTS.md (system x back-end x list) and det.png (main list, every system and back-end).
+# A RESULTS.md newer than every metrics file is kept.
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   log "stage 6: RESULTS.md and det.png"
-  newer=$(find exp -name 'metrics*.json' -newer RESULTS.md 2>/dev/null | head -1)
-  if [ -f RESULTS.md ] && [ -f det.png ] && [ -z "$newer" ]; then
-    log "RESULTS.md is newer than every metrics file; nothing to do"
-    exit 0
-  fi
-  table=$(vib-results-table --systems "${systems// /,}" --backends "${backends// /,}" --lists "${lists// /,}" exp)
-  det_args=(); det_labels=""
-  for sys in $systems; do
-    for b in $backends; do
-      scorer=${b%%+*}; norm=${b#"$scorer"}; norm=${norm:+_${norm#+}}
-      det_args+=("exp/$sys/scores_${scorer}_trials/scores$norm"); det_labels+="${det_labels:+,}$sys $b"
-    done
-  done
-  vib-compute-metrics --det-plot det.png --labels "$det_labels" data/test/trials "${det_args[@]}" >/dev/null
-  {
-    echo "# egs/mini/v1 results"
-    echo
-    echo "Produced by: \`$_cmdline\` (stages $stage-$stop_stage; this run took $(( $(date +%s) - start_time )) s)"
-    echo "Machine: $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), torch $(python -c 'import torch; print(torch.__version__)')"
-    echo "Corpus: $(wc -l < data/train/spk2utt) training classes, $(wc -l < data/test/spk2utt) test speakers, $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials (main / hard)"
-    echo
-    echo "$table"
-    echo "EER in %; minDCF with c_miss = c_fa = 1, normalised. DET curves of the main list: det.png."
-  } > RESULTS.md.tmp
-  mv RESULTS.md.tmp RESULTS.md
-  log "done: $(pwd)/RESULTS.md"
-  cat RESULTS.md
+  steps/make_results.sh --systems "$systems" --backends "$backends" --lists "$lists" \
+    --title "egs/mini/v1 results" --command "$_cmdline" --started $start_time \
+    --info "Corpus: $(wc -l < data/train/spk2utt) training classes, $(wc -l < data/test/spk2utt) test speakers, $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials (main / hard)" \
+    exp data/test/trials .
 fi

@@ -55,7 +55,7 @@ die() { echo "$(date '+%F %T') run.sh: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected argument '$1' (options only; see --help)"
 
 eval_set=voxceleb1           # VoxCeleb1 dev + test: every utterance of the O, E and H lists
-backends="cosine asnorm plda"
+backends="cosine cosine+asnorm plda"  # X+NORM: score-normalised X (see vib-results-table)
 start_time=$(date +%s)
 runs() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
@@ -170,76 +170,33 @@ if runs 4; then
   done
 fi
 
-# Stage 5: exp/<system>/scores_<backend>_<list>/{scores,metrics.json}.
-#   cosine: training mean removed, cosine;
-#   asnorm: the same scores with adaptive s-norm, cohort = the training speakers' mean
-#           vectors, top-N (computed in scores_cosine_<list>, linked from scores_asnorm_<list>);
-#   plda:   training mean, LDA to 200, length norm, PLDA trained on the training set.
-# The back-end models depend only on the training set: they are trained in the first list's
-# dirs and hard-linked into the others', where the scoring scripts keep them (outputs newer
-# than their inputs are not redone).
-share() {  # share <from-dir> <to-dir> <file>...: hard-links the files that exist in <from-dir>
-  local from=$1 to=$2 f; shift 2
-  mkdir -p $to
-  for f in "$@"; do
-    [ ! -f $from/$f ] || [ $from/$f -ef $to/$f ] || ln -f $from/$f $to/$f
-  done
-}
+# Stage 5: exp/<system>/scores_{cosine,plda}_<list>/{scores,metrics.json}.
+#   cosine:        training mean removed, cosine;
+#   cosine+asnorm: the same scores with adaptive s-norm, cohort = the training speakers' mean
+#                  vectors, top-N (scores_asnorm, metrics_asnorm.json in scores_cosine_<list>);
+#   plda:          training mean, LDA to 200, length norm, PLDA trained on the training set.
+# The back-end models depend only on the training set: they are trained once per system in
+# exp/<system>/xvectors_<train-set>/ (as in Kaldi) and reused for every list.
 if runs 5; then
-  first=${lists%% *}
-  for sys in $systems; do
-    xv=exp/$sys; ev=$xv/xvectors_$eval_set; tr=$xv/xvectors_$train_set
-    for l in $lists; do
-      trials=$(trials_of $l) || die "no trial list '$l' under data/voxceleb1*/ (run stage 0 with it in --lists)"
-      log "stage 5: scoring $sys on $l"
-      if [ $l != $first ]; then
-        share $xv/scores_cosine_$first $xv/scores_cosine_$l mean.vec
-        share $xv/scores_plda_$first $xv/scores_plda_$l mean.vec transform.mat plda
-      fi
-      steps/score_cosine.sh --train-dir $tr --cohort scp:$tr/spk_xvector.scp --norm-method asnorm --top-n $top_n \
-        $ev $ev $trials $xv/scores_cosine_$l
-      mkdir -p $xv/scores_asnorm_$l
-      for f in scores:scores_asnorm metrics.json:metrics_asnorm.json; do
-        [ -L $xv/scores_asnorm_$l/${f%%:*} ] || ln -s ../scores_cosine_$l/${f#*:} $xv/scores_asnorm_$l/${f%%:*}
-      done
-      steps/score_plda.sh $tr $ev $ev $trials $xv/scores_plda_$l
-    done
+  specs=()
+  for l in $lists; do
+    t=$(trials_of $l) || die "no trial list '$l' under data/voxceleb1*/ (run stage 0 with it in --lists)"
+    specs+=("$l=$t")
   done
+  log "stage 5: scoring $systems on $lists"
+  steps/score_systems.sh --systems "$systems" --top-n $top_n exp $train_set $eval_set "${specs[@]}"
 fi
 
 # Stage 6: RESULTS.md (list x back-end x system: EER, minDCF 0.01, minDCF 0.001) and
-# det.png (DET curves of every system and back-end on the first list).
+# det.png (DET curves of every system and back-end on the first list). A RESULTS.md newer
+# than every metrics file is kept.
 if runs 6; then
   log "stage 6: RESULTS.md and det.png"
-  table=$(vib-results-table --systems "${systems// /,}" --backends "${backends// /,}" --lists "${lists// /,}" exp)
-  first=${lists%% *}
-  det_scores=(); det_labels=()
-  for sys in $systems; do
-    for b in $backends; do det_scores+=("exp/$sys/scores_${b}_$first/scores"); det_labels+=("$sys/$b"); done
-  done
-  labels=$(IFS=,; echo "${det_labels[*]}")
-  vib-compute-metrics --det-plot det.png.tmp.png --labels "$labels" "$(trials_of $first)" "${det_scores[@]}" >/dev/null
-  mv det.png.tmp.png det.png
-  if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-    gpus="$(nvidia-smi -L | wc -l) x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1)"
-  else
-    gpus="no GPU"
-  fi
-  {
-    echo "# egs/voxceleb/v1 results"
-    echo
-    echo "Produced by: \`$_invocation\` (stages $stage-$stop_stage; this invocation took $(( $(date +%s) - start_time )) s)"
-    echo "Machine: $gpus, $(getconf _NPROCESSORS_ONLN) CPU cores, torch $(python -c 'from importlib.metadata import version; print(version("torch"))')"
-    echo "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')"
-    echo "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances"
-    echo "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')"
-    echo
-    echo "$table"
-    echo "EER in %; minDCF with c_miss = c_fa = 1, normalised. asnorm: adaptive s-norm, top $top_n of the"
-    echo "$train_set speaker means. plda: mean, LDA, length norm, PLDA trained on $train_set."
-    echo "DET curves of $first: det.png. Published figures for comparison: README.md."
-  } > RESULTS.md.tmp
-  mv RESULTS.md.tmp RESULTS.md
-  log "done: $(pwd)/RESULTS.md"
-  cat RESULTS.md
+  info=$(printf '%s\n' "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')" \
+    "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances" \
+    "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')")
+  steps/make_results.sh --systems "$systems" --backends "$backends" --lists "$lists" \
+    --title "egs/voxceleb/v1 results" --command "$_invocation" --started $start_time --info "$info" \
+    --note "cosine+asnorm: adaptive s-norm, top $top_n of the $train_set speaker means. plda: mean, LDA, length norm, PLDA trained on $train_set. Published figures for comparison: README.md." \
+    exp "$(trials_of ${lists%% *})" .
 fi
