@@ -19,7 +19,8 @@ nj=2                         # parallel jobs (corpus synthesis, fbank, extractio
 corpus_size=default          # default | tiny (a few speakers, for tests)
 conf_dir=conf                # holds <system>.yaml for every system
 systems="softmax aam vib"
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b']
+train_jobs=3                 # systems trained side by side (threads split between them)
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--train-jobs N]
 Stages: 0 corpus, 1 data dirs + manifests, 2 fbank, 3 training, 4 embeddings, 5 scoring, 6 RESULTS.md"
 . utils/parse_options.sh
 
@@ -64,11 +65,29 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 # Stage 3: exp/<system>/final.pt for each system (checkpoints every epoch; resumes).
+# --train-jobs systems train side by side, each with its own torch thread(s); their
+# progress goes to exp/<system>/train.log (one line per epoch).
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  threads=$(( $(getconf _NPROCESSORS_ONLN) / train_jobs )); [ "$threads" -ge 1 ] || threads=1
+  last_epoch() { tr '\r' '\n' < exp/$1/train.log | grep "^epoch [0-9/]*: loss" | tail -1; }
+  trap 'kill $(jobs -p) 2>/dev/null' EXIT
+  pids=() names=()
   for sys in $systems; do
-    log "stage 3: training $sys ($conf_dir/$sys.yaml)"
-    steps/train.sh "$conf_dir/$sys.yaml" fbank/train exp/$sys
+    log "stage 3: training $sys ($conf_dir/$sys.yaml, $threads thread(s); log: exp/$sys/train.log)"
+    mkdir -p exp/$sys
+    steps/train.sh --num-threads $threads "$conf_dir/$sys.yaml" fbank/train exp/$sys >/dev/null 2>&1 &
+    pids+=($!) names+=($sys)
+    if [ ${#pids[@]} -ge "$train_jobs" ]; then
+      wait ${pids[0]} || { log "ERROR: training ${names[0]} failed; see exp/${names[0]}/train.log"; exit 1; }
+      log "stage 3: ${names[0]} done: $(last_epoch ${names[0]})"
+      pids=("${pids[@]:1}") names=("${names[@]:1}")
+    fi
   done
+  for i in "${!pids[@]}"; do
+    wait ${pids[$i]} || { log "ERROR: training ${names[$i]} failed; see exp/${names[$i]}/train.log"; exit 1; }
+    log "stage 3: ${names[$i]} done: $(last_epoch ${names[$i]})"
+  done
+  trap - EXIT
 fi
 
 # Stage 4: exp/<system>/xvectors_{train,test}: xvector.{ark,scp}, spk_xvector.*, num_utts.ark.
