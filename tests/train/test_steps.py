@@ -1,14 +1,6 @@
-"""steps/train.sh, steps/extract_embeddings.sh and the vib-train CLI.
-
-The end-to-end script runs need the data pipeline (vib.data.loader) and the
-back-end's vib-ivector-mean, built by other issues; they are skipped until those
-exist in the tree, and the Python parts they wrap are tested in test_trainer.py
-and test_extract.py.
-"""
+"""steps/train.sh, steps/extract_embeddings.sh and the vib-train CLI, end to end
+(the Python parts they wrap are tested in test_trainer.py and test_extract.py)."""
 from __future__ import annotations
-
-import importlib.util
-import shutil
 
 import kaldiio
 import pytest
@@ -17,8 +9,6 @@ from tests.conftest import run_bash
 from tests.train.test_extract import UTTS, fbank_dir, model_path  # noqa: F401  (fixtures)
 from vib.bin.train import load_config
 from vib.cli import VibError
-
-HAVE_LOADER = importlib.util.find_spec("vib.data.loader") is not None
 
 
 def test_scripts_print_usage_on_wrong_arguments():
@@ -43,7 +33,6 @@ def test_vib_train_config_overrides_and_errors(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("vib-ivector-mean") is None, reason="needs the back-end's vib-ivector-mean")
 def test_extract_embeddings_script_end_to_end(fbank_dir, model_path, tmp_path):  # noqa: F811
     out = tmp_path / "xvectors"
     run_bash(f"steps/extract_embeddings.sh --nj 2 --chunk-frames 100 {model_path} {fbank_dir} {out}", check=True)
@@ -55,7 +44,6 @@ def test_extract_embeddings_script_end_to_end(fbank_dir, model_path, tmp_path): 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_LOADER, reason="needs vib.data.loader (data pipeline issue)")
 def test_train_script_end_to_end(fbank_dir, tmp_path):  # noqa: F811
     exp = tmp_path / "exp"
     overrides = ("model.channels=4 model.layers=[1,1] model.embed_dim=16 train.epochs=2 train.batch_size=4 "
