@@ -38,7 +38,7 @@ if [ -f "$out/xvector.scp" ] && [ "$out/xvector.scp" -nt "$model" ] && [ "$out/x
 else
   echo "$0: extracting embeddings of $fbank with $model ($nj jobs, log: $out/log/extract.log)"
   vib-extract --nj "$nj" --chunk-frames "$chunk_frames" --batch-size "$batch_size" --num-threads "$num_threads" \
-    --device "$device" --write-var "$write_var" --progress false "$model" "$fbank" "$out" >"$out/log/extract.log" 2>&1 \
+    --device "$device" --write-var="$write_var" --progress=false "$model" "$fbank" "$out" >"$out/log/extract.log" 2>&1 \
     || { tail -n 5 "$out/log/extract.log" >&2; echo "$0: extraction failed; see $out/log/extract.log" >&2; exit 1; }
 fi
 

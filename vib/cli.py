@@ -4,6 +4,11 @@ Every tool builds its parser with :func:`make_parser`, declares Kaldi-style
 boolean options with :func:`add_bool`, and runs through :func:`run`, which turns
 any :class:`VibError` (and I/O or value errors) into one line on stderr,
 ``<prog>: ERROR: <message>``, and exit status 1.
+
+Booleans follow Kaldi's C++ tools: a bare ``--flag`` means true and a value is
+given only with ``=`` (``--flag=false``); the word after a bare flag is never
+taken as its value. Every tool has ``--allow-scp-pipes`` (default false): only
+then may an scp entry such as ``utt1 gunzip -c x.gz |`` run its command.
 """
 from __future__ import annotations
 
@@ -26,23 +31,58 @@ def kaldi_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
 
 
-def make_parser(prog: str, description: str, usage: str | None = None) -> argparse.ArgumentParser:
-    """An argparse parser that accepts ``--opt value`` and ``--opt=value``."""
-    return argparse.ArgumentParser(
+class KaldiArgumentParser(argparse.ArgumentParser):
+    """argparse with Kaldi's boolean rule: a bare ``--flag`` (declared with
+    :func:`add_bool`) is read as ``--flag=true`` before parsing."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bool_options: set[str] = set()
+
+    def parse_known_args(self, args=None, namespace=None):
+        from vib.io.tables import allow_scp_pipes
+
+        allow_scp_pipes(False)  # process-wide: set again only by this command line
+        args = list(sys.argv[1:] if args is None else args)
+        rewritten = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                rewritten.extend(args[i:])
+                break
+            rewritten.append(f"{arg}=true" if arg in self.bool_options else arg)
+        return super().parse_known_args(rewritten, namespace)
+
+
+class _AllowScpPipes(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        from vib.io.tables import allow_scp_pipes
+
+        setattr(namespace, self.dest, values)
+        allow_scp_pipes(values)
+
+
+def make_parser(prog: str, description: str, usage: str | None = None) -> KaldiArgumentParser:
+    """An argparse parser that accepts ``--opt value`` and ``--opt=value`` (booleans: see
+    :func:`add_bool`), with the common ``--allow-scp-pipes`` option."""
+    parser = KaldiArgumentParser(
         prog=prog,
         description=description,
         usage=usage,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
+    add_bool(parser, "--allow-scp-pipes", False,
+             "run the commands of scp entries such as 'utt1 gunzip -c x.gz |' (only for scp files you wrote)",
+             action=_AllowScpPipes)
+    return parser
 
 
-def add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
-    """Adds a Kaldi boolean option: ``--name``, ``--name=true`` or ``--name=false``."""
-    parser.add_argument(
-        name, type=kaldi_bool, nargs="?", const=True, default=default, metavar="true|false",
-        help=f"{help} (default: {str(default).lower()})",
-    )
+def add_bool(parser: KaldiArgumentParser, name: str, default: bool, help: str, **kwargs) -> None:
+    """Adds a Kaldi boolean option: ``--name`` (= true), ``--name=true`` or ``--name=false``;
+    ``--name false`` leaves ``false`` as a positional argument, as Kaldi's tools do."""
+    parser.bool_options.add(name)
+    parser.add_argument(name, type=kaldi_bool, default=default, metavar="true|false",
+                        help=f"{help} (default: {str(default).lower()})", **kwargs)
 
 
 def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:

@@ -19,10 +19,37 @@ def test_bool_option_forms():
     add_bool(parser, "--binary", True, "write binary")
     assert parser.parse_args([]).binary is True
     assert parser.parse_args(["--binary=false"]).binary is False
-    assert parser.parse_args(["--binary", "false"]).binary is False
     assert parser.parse_args(["--binary"]).binary is True
+    assert parser.parse_args(["--binary=true"]).binary is True
     with pytest.raises(SystemExit):
         parser.parse_args(["--binary=maybe"])
+
+
+def test_bare_bool_never_takes_the_next_word():
+    """Kaldi's rule: ``--flag`` alone is true; ``--flag false`` leaves 'false' positional."""
+    parser = make_parser("demo", "demo tool")
+    add_bool(parser, "--json", False, "print JSON")
+    parser.add_argument("trials")
+    parser.add_argument("scores")
+    opts = parser.parse_args(["--json", "trials", "scores"])
+    assert (opts.json, opts.trials, opts.scores) == (True, "trials", "scores")
+    opts = parser.parse_args(["--json", "false", "scores"])
+    assert (opts.json, opts.trials) == (True, "false")
+    opts = parser.parse_args(["--", "--json", "scores"])
+    assert (opts.json, opts.trials) == (False, "--json")
+
+
+def test_compute_metrics_bare_json_flag(tmp_path, capsys):
+    """``vib-compute-metrics --json trials scores`` (failed before: --json ate 'trials')."""
+    from vib.bin import compute_metrics
+
+    trials, scores = tmp_path / "trials", tmp_path / "scores"
+    trials.write_text("a b target\na c nontarget\nb c nontarget\nc c target\n")
+    scores.write_text("a b 2.0\na c -1.0\nb c 0.5\nc c 3.0\n")
+    compute_metrics.main(["--json", str(trials), str(scores)])
+    import json
+
+    assert json.loads(capsys.readouterr().out)["eer"] == 0.0
 
 
 def test_run_turns_user_errors_into_one_line(capsys):
