@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Callable, Sequence
 
@@ -85,9 +86,15 @@ def add_bool(parser: KaldiArgumentParser, name: str, default: bool, help: str, *
                         help=f"{help} (default: {str(default).lower()})", **kwargs)
 
 
+def _terminated(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
     """Runs ``main(argv)`` and exits; user errors become one line on stderr and exit 1."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "vib"
+    # SIGTERM (kill, a cluster's job limit) unwinds like Ctrl-C, so that temporary outputs are removed.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         status = main(argv)
     except (VibError, OSError, ValueError) as err:

@@ -50,12 +50,16 @@ class ExtractOptions:
 
 def load_extractor(model_path: str | Path, device: str | torch.device = "cpu") -> Extractor:
     """The extractor from ``final.pt`` (or any epoch checkpoint), in eval mode."""
-    state = ckpt.load(model_path, map_location="cpu")
-    if "model" not in state or "config" not in state:
-        raise VibError(f"'{model_path}' is not a vib-train checkpoint (no 'model' / 'config')")
+    state = ckpt.load(model_path, require=("model", "config"))
     config = state["config"]
-    model = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
-    model.load_state_dict(state["model"])
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "head")):
+        raise VibError(f"'{model_path}': its config has no 'model' and 'head' sections")
+    try:
+        model = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise VibError(f"'{model_path}': its weights do not fit its config: {first}") from None
     return model.to(device).eval()
 
 
@@ -77,11 +81,11 @@ def piece_bounds(num_frames: int, chunk_frames: int) -> list[tuple[int, int]]:
 def load_cuts(cuts_path: str | Path) -> list:
     """The cuts of ``cuts.jsonl.gz``, checked to have features and unique keys,
     sorted by piece length (longest first)."""
-    from lhotse import CutSet
+    from vib.data.manifests import load_cuts
 
     if not os.path.exists(cuts_path):
         raise VibError(f"no cut manifest at '{cuts_path}' (run steps/compute_fbank.sh first)")
-    cuts = list(CutSet.from_file(cuts_path))
+    cuts = list(load_cuts(cuts_path))
     seen: set[str] = set()
     for cut in cuts:
         if not cut.has_features:

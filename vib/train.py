@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Options of ``optim:`` that the named optimizer does not read.
+_UNUSED_BY_OPTIMIZER = {"sgd": {"betas"}, "adam": {"momentum", "nesterov"}, "adamw": {"momentum", "nesterov"}}
+
+
 class TrainingDiverged(VibError):
     """The loss (or gradient norm) became NaN or infinite."""
 
@@ -69,6 +73,13 @@ def merge_config(user: dict[str, Any]) -> dict[str, Any]:
             if unknown:
                 raise VibError(f"unknown option(s) in config section '{section}': {', '.join(sorted(unknown))}")
             config[section].update(values)
+            if section == "optim":
+                # keys set away from their defaults (a merged config is merged again by train())
+                given = {k for k, v in values.items() if v != DEFAULTS["optim"][k]}
+                unused = sorted(given & _UNUSED_BY_OPTIMIZER.get(config["optim"]["name"], set()))
+                if unused:
+                    raise VibError(f"optim option(s) {', '.join(unused)} would be ignored by optimizer "
+                                   f"'{config['optim']['name']}'; remove them")
         else:
             config[section] = dict(values)
     return config
@@ -200,7 +211,8 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
 
     existing = ckpt.list_checkpoints(exp_dir)
     if existing:
-        state = ckpt.load(existing[-1][1], map_location=device)
+        state = ckpt.load(existing[-1][1], require=("model", "head", "optimizer", "scaler", "step", "epoch",
+                                                    "rng", "history", "config", "num_classes"))
         for section in ("model", "head"):
             if state["config"][section] != config[section]:
                 raise VibError(f"{existing[-1][1]}: its '{section}' config differs from the current one; "

@@ -79,3 +79,21 @@ def test_truncated_audio_is_an_error_naming_the_utterance(data_dir, tmp_path):
 def test_missing_cuts_is_a_clear_error(tmp_path):
     proc = run_bash(f"compute_fbank.sh {tmp_path}/nodata {tmp_path}/fbank")
     assert proc.returncode == 1 and f"missing {tmp_path}/nodata/cuts.jsonl.gz" in proc.stderr
+
+
+@pytest.mark.parametrize("exit_status,fragment", [(1, "command failed with status 1"),
+                                                  (0, "command output has 8000 samples, the manifest says 16000")])
+def test_failing_or_short_audio_pipe_fails_fbank(tmp_path, exit_status, fragment):
+    """Before: a pipe that wrote 0.5 s too little audio (and exited 1) was reflect-padded by
+    Lhotse into 'valid' features with exit status 0."""
+    full, short = write_wav(tmp_path / "full.wav", 1.0, 0), write_wav(tmp_path / "short.wav", 0.5, 0)
+    flag = tmp_path / "broken"
+    command = f"if [ -e {flag} ]; then cat {short}; exit {exit_status}; fi; cat {full} |"
+    wav = {"s0-u0": str(write_wav(tmp_path / "u0.wav", 1.0, 1)), "s1-u1": command}
+    write_kaldi_data_dir(tmp_path / "data", wav, {u: u.split("-")[0] for u in wav})
+    import_kaldi_data_dir(tmp_path / "data")
+    flag.touch()  # the source breaks after the manifest was made
+    out = tmp_path / "fbank" / "cuts.jsonl.gz"
+    with pytest.raises(VibError, match=f"utterance 's1-u1'.*{fragment}"):
+        compute_fbank_part(tmp_path / "data" / "cuts.jsonl.gz", tmp_path / "fbank" / "feats.lca", out)
+    assert not out.exists()

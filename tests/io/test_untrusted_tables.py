@@ -13,31 +13,17 @@ import kaldiio
 import numpy as np
 import pytest
 
+from tests.conftest import run_bash
+from tests.planted import Planted
 from vib.cli import VibError
 from vib.io import tables
 from vib.io.tables import TableWriter, atomic_output, read_table_dict, write_table
-from tests.conftest import run_bash
-
-
-class _Planted:
-    """Unpickling this writes a marker file: proof that code ran."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (_touch, (self.marker,))
-
-
-def _touch(path: str) -> None:
-    with open(path, "w") as f:
-        f.write("code ran")
 
 
 def _pickle_ark(tmp_path, marker):
     """A one-record ark whose record is a kaldiio PKL record, plus an scp pointing at it."""
     ark, scp = tmp_path / "evil.ark", tmp_path / "evil.scp"
-    ark.write_bytes(b"utt1 PKL" + pickle.dumps(_Planted(marker)))
+    ark.write_bytes(b"utt1 PKL" + pickle.dumps(Planted(marker)))
     scp.write_text(f"utt1 {ark}:5\n")
     return ark, scp
 
@@ -189,6 +175,9 @@ def test_dev_null_and_dev_stdout_outputs(tmp_path):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     proc = run_bash(f"vib-ivector-mean ark:{vec} /dev/stdout | cat", check=True)
     assert proc.stdout.strip() == "[ 1 1 1 ]"
+    # /dev/stdout redirected to a regular file: written through, not renamed over
+    run_bash(f"vib-ivector-mean ark:{vec} /dev/stdout > {tmp_path}/mean.txt", check=True)
+    assert (tmp_path / "mean.txt").read_text().strip() == "[ 1 1 1 ]"
 
 
 def test_symlinked_output_keeps_the_link(tmp_path):

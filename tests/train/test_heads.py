@@ -158,7 +158,7 @@ def test_logits_bottleneck_kl_is_over_classes():
 
 def test_build_head_rejects_unknown_options_and_types():
     with pytest.raises(ValueError, match="unknown head option"):
-        build_head({"type": "softmax", "beta": 1.0, "bogus": 1}, 8, 3)
+        build_head({"type": "softmax", "bogus": 1}, 8, 3)
     with pytest.raises(ValueError, match="unknown head type"):
         build_head({"type": "sphereface"}, 8, 3)
     with pytest.raises(ValueError, match="needs classifier: cosine"):

@@ -107,12 +107,16 @@ def estimate_plda(stats: PldaStats, num_em_iters: int = 10,
     """PldaEstimator::Estimate: W = B = I, ``num_em_iters`` E-M steps, then the output transform."""
     within = np.eye(stats.dim)
     between = np.eye(stats.dim)
-    for it in range(num_em_iters):
-        within, between = em_iteration(stats, within, between)
-        if log:
-            log(f"PLDA iteration {it + 1}/{num_em_iters}: trace(W) = {np.trace(within):.6g}, "
-                f"trace(B) = {np.trace(between):.6g}")
-    return plda_from_covariances(stats.means.mean(axis=0), within, between)
+    try:
+        for it in range(num_em_iters):
+            within, between = em_iteration(stats, within, between)
+            if log:
+                log(f"PLDA iteration {it + 1}/{num_em_iters}: trace(W) = {np.trace(within):.6g}, "
+                    f"trace(B) = {np.trace(between):.6g}")
+        return plda_from_covariances(stats.means.mean(axis=0), within, between)
+    except np.linalg.LinAlgError:
+        raise VibError("cannot estimate PLDA: the within-class covariance is not positive definite "
+                       "(constant dimensions, or every speaker's vectors identical?)") from None
 
 
 def smooth_within_class(plda: Plda, factor: float) -> Plda:

@@ -30,8 +30,12 @@ class Trials:
 
 
 def _read_text(rxfilename: str) -> str:
-    with open_rxfilename(rxfilename) as f:
-        return f.read()
+    with open_rxfilename(rxfilename, binary=True) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise VibError(f"{rxfilename}: not a text file (byte {err.start} is not UTF-8 text)") from None
 
 
 def _columns(text: str) -> tuple[int, list[list[str]]] | None:
@@ -151,7 +155,13 @@ def index_trials(trials: Trials, enroll_rows: dict[str, int], test_rows: dict[st
 
 
 def write_scores(wxfilename: str, enroll: list[str], test: list[str], scores: np.ndarray) -> None:
-    """Writes ``enroll test score`` lines, scores with 7 significant digits."""
+    """Writes ``enroll test score`` lines, scores with 7 significant digits; a NaN or
+    infinite score is an error naming its trial (and nothing is written)."""
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        k = int(bad[0])
+        raise VibError(f"{wxfilename}: the score of trial {enroll[k]} {test[k]} is {scores[k]} "
+                       f"({bad.size} non-finite scores); nothing written")
     with atomic_output(wxfilename) as f:
         f.write("".join(map("{} {} {:.7g}\n".format, enroll, test, scores.tolist())))
 

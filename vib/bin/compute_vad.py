@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from lhotse import CutSet
-
 from vib.cli import VibError, make_parser, run
+from vib.data.audio import BadAudio, cut_samples
 from vib.data.features import read_fbank_config
+from vib.data.manifests import load_cuts
 from vib.data.vad import energy_vad, frame_log_energy
 from vib.io.tables import TableWriter
 
@@ -29,8 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise VibError(f"missing cut manifest '{args.cuts}'")
     config = read_fbank_config(Path(args.cuts).parent)
     with TableWriter(args.wspecifier) as writer:
-        for cut in CutSet.from_file(args.cuts):
-            energy = frame_log_energy(cut.load_audio()[:1], config)[0]
+        for cut in load_cuts(args.cuts):
+            try:
+                samples = cut_samples(cut)
+            except BadAudio as err:
+                raise VibError(f"utterance '{cut.id}' (audio '{cut.recording.sources[0].source}'): {err}") from None
+            energy = frame_log_energy(samples[None, :], config)[0]
             decisions = energy_vad(energy, args.vad_energy_threshold, args.vad_energy_mean_scale,
                                    args.vad_frames_context, args.vad_proportion_threshold)
             writer.write(cut.id, decisions.astype(np.float32))

@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from lhotse import CutSet
-
 from vib.cli import VibError, make_parser, run
 from vib.data.features import read_fbank_config, write_cuts, write_fbank_config
+from vib.data.manifests import load_cuts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if done.is_file():
         print(done.read_text().strip())
         return 0
-    cuts = CutSet.from_file(args.cuts).to_eager()
+    cuts = load_cuts(args.cuts).to_eager()
     if len(cuts) == 0:
         raise VibError(f"'{args.cuts}' has no cuts")
     parts = cuts.split(min(args.nj, len(cuts)))

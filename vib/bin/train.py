@@ -34,14 +34,28 @@ def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
         with open(path) as f:
             config = yaml.load(f, Loader=_Loader) or {}
     except yaml.YAMLError as err:
-        raise VibError(f"{path}: not valid YAML: {err}") from err
+        raise VibError(f"{path}: not valid YAML: {one_line(err)}") from None
+    if not isinstance(config, dict):
+        raise VibError(f"{path}: expected a mapping of sections (model:, head:, ...), got a {type(config).__name__}")
     for item in overrides:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise VibError(f"--set '{item}': expected section.key=value, e.g. train.epochs=3")
         dotted, value = item.split("=", 1)
         section, key = dotted.split(".", 1)
-        config.setdefault(section, {})[key] = yaml.load(value, Loader=_Loader)
+        try:
+            parsed = yaml.load(value, Loader=_Loader)
+        except yaml.YAMLError as err:
+            raise VibError(f"--set '{item}': the value is not valid YAML: {one_line(err)}") from None
+        target = config.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise VibError(f"--set '{item}': config section '{section}' is not a mapping")
+        target[key] = parsed
     return config
+
+
+def one_line(err: Exception) -> str:
+    """A YAML error's message on one line."""
+    return " ".join(str(err).split())
 
 
 def write_spk2id(path: Path, spk2id: dict[str, int]) -> None:
@@ -67,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch.distributed as dist
 
-    from vib.train import distributed_context, merge_config, train
+    from vib.train import build_net, distributed_context, merge_config, train
 
     config = merge_config(load_config(args.config, args.set))
     cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
@@ -78,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rank, world, _ = distributed_context()
     tcfg, dcfg = config["train"], config["data"]
     spk2id = build_spk2id(cuts, speed_factors=speed_factors_of(dcfg["augment"]))
+    build_net(config, len(spk2id))  # the config's errors (unused options, < 2 classes) before any output
     exp = Path(args.exp_dir)
     if rank == 0:
         exp.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,11 @@
 A wav.scp value is either a path or a shell command ending in ``|`` whose stdout
 is audio (WAV/FLAC). Probing a path reads only its header; a command is run and
 its output decoded. Every failure is a :class:`BadAudio` naming the problem.
+
+Reading samples checks what was read against the manifest: a command that exits
+non-zero fails with its status and last stderr line, and audio whose length
+differs from the recorded one by more than :data:`LENGTH_TOLERANCE_S` (5 ms; Lhotse
+would pad up to 0.5 s by reflection) is an error, never padded into "valid" audio.
 """
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
+
+
+LENGTH_TOLERANCE_S = 0.005
 
 
 class BadAudio(Exception):
@@ -75,15 +83,48 @@ def probe_audio(wav_value: str) -> AudioInfo:
     return info
 
 
+def _decode(data: bytes) -> tuple[np.ndarray, int]:
+    """Channel 0 of encoded audio bytes, float32, and the sampling rate."""
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise BadAudio(f"command output is not readable audio ({err})") from err
+    return samples[:, 0], rate
+
+
 def read_samples(recording, start: int, num_samples: int | None = None) -> np.ndarray:
     """Samples ``start .. start + num_samples`` (all from ``start`` when None) of channel 0 of a
-    Lhotse recording, float32 in [-1, 1]. A plain file is read directly with soundfile (about
-    ten times faster than Lhotse's generic path); commands and other sources go through Lhotse."""
+    Lhotse recording, float32 in [-1, 1]. Files are read with soundfile (about ten times faster
+    than Lhotse's generic path), commands run with their exit status checked; fewer samples
+    than asked for, or a length off the manifest's by more than :data:`LENGTH_TOLERANCE_S`,
+    is :class:`BadAudio`. A URL source is refused (nothing is downloaded at run time)."""
+    if len(recording.sources) != 1:
+        raise BadAudio(f"recording '{recording.id}' has {len(recording.sources)} sources; one is supported")
     source = recording.sources[0]
-    if len(recording.sources) == 1 and source.type == "file":
+    want = recording.num_samples - start if num_samples is None else num_samples
+    if source.type == "file":
         data, _ = sf.read(source.source, start=start, frames=-1 if num_samples is None else num_samples,
                           dtype="float32", always_2d=True)
-        return data[:, 0]
-    sr = recording.sampling_rate
-    duration = None if num_samples is None else num_samples / sr
-    return recording.load_audio(offset=start / sr, duration=duration)[0].astype(np.float32)
+        samples = data[:, 0]
+    elif source.type == "command":
+        whole, rate = _decode(run_audio_command(source.source))
+        if rate != recording.sampling_rate:
+            raise BadAudio(f"command output has sampling rate {rate}, the manifest says {recording.sampling_rate}")
+        if abs(whole.shape[0] - recording.num_samples) > LENGTH_TOLERANCE_S * rate:
+            raise BadAudio(f"command output has {whole.shape[0]} samples, the manifest says {recording.num_samples}")
+        samples = np.pad(whole, (0, max(0, start + want - whole.shape[0])))[start:start + want]
+    elif source.type in ("memory", "shar"):
+        sr = recording.sampling_rate
+        samples = recording.load_audio(offset=start / sr, duration=None if num_samples is None else want / sr)[0]
+    else:
+        raise BadAudio(f"recording '{recording.id}': audio source type '{source.type}' is not read "
+                       f"(files and wav.scp commands only)")
+    if abs(samples.shape[0] - want) > LENGTH_TOLERANCE_S * recording.sampling_rate:
+        raise BadAudio(f"read {samples.shape[0]} samples at sample {start}, the manifest promises {want}")
+    return np.pad(samples, (0, max(0, want - samples.shape[0])))[:want].astype(np.float32, copy=False)
+
+
+def cut_samples(cut) -> np.ndarray:
+    """The samples of a Lhotse cut (channel 0 of its recording), checked as :func:`read_samples`."""
+    sr = cut.sampling_rate
+    return read_samples(cut.recording, int(round(cut.start * sr)), cut.num_samples)

@@ -15,9 +15,12 @@ import numpy as np
 import torch
 import yaml
 from lhotse import CutSet, Fbank, FbankConfig, LilcomChunkyWriter
+from lhotse.utils import fastcopy
 from tqdm import tqdm
 
 from vib.cli import VibError
+from vib.data.audio import cut_samples
+from vib.data.manifests import load_cuts
 from vib.io.tables import TableWriter, atomic_output
 
 FBANK_DEFAULTS: dict[str, Any] = {
@@ -36,8 +39,17 @@ def read_fbank_config(fbank_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(fbank_dir) / FBANK_CONFIG_NAME
     if not path.is_file():
         return dict(FBANK_DEFAULTS)
-    with open(path) as f:
-        return {**FBANK_DEFAULTS, **(yaml.safe_load(f) or {})}
+    try:
+        with open(path) as f:
+            stored = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise VibError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(stored, dict):
+        raise VibError(f"{path}: expected fbank options (name: value lines), got a {type(stored).__name__}")
+    unknown = sorted(set(stored) - set(FbankConfig.__dataclass_fields__))
+    if unknown:
+        raise VibError(f"{path}: unknown fbank option(s) {', '.join(unknown)}")
+    return {**FBANK_DEFAULTS, **stored}
 
 
 def write_fbank_config(fbank_dir: str | os.PathLike, config: dict[str, Any]) -> None:
@@ -58,13 +70,16 @@ def compute_fbank_part(cuts_in: str | os.PathLike, storage: str | os.PathLike, c
     ``<storage>.lca`` and writes the cuts pointing at it to ``cuts_out`` (atomically).
     Unreadable audio is an error naming the utterance and its source. Returns the cut count."""
     extractor = fbank_extractor(config)
-    cuts = CutSet.from_file(cuts_in)
+    cuts = load_cuts(cuts_in)
     done = []
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     with LilcomChunkyWriter(storage) as writer:
         for cut in tqdm(cuts, desc=f"fbank {Path(cuts_in).name}", unit="utt", mininterval=10):
             try:
-                done.append(cut.compute_and_store_features(extractor, writer))
+                features = extractor.extract_from_samples_and_store(
+                    samples=cut_samples(cut)[None, :], storage=writer, sampling_rate=cut.sampling_rate,
+                    offset=cut.start, channel=cut.channel)
+                done.append(fastcopy(cut, features=features))
             except Exception as err:  # audio backends raise many types; name the utterance
                 source = cut.recording.sources[0].source if cut.has_recording else "?"
                 raise VibError(f"utterance '{cut.id}' (audio '{source}'): cannot compute fbank: {err}") from err
@@ -89,7 +104,7 @@ def export_kaldi_feats(cuts_path: str | os.PathLike, wspecifier: str) -> int:
     """Writes the stored features of every cut as a Kaldi table (float32 matrices [T, 80])."""
     count = 0
     with TableWriter(wspecifier) as writer:
-        for cut in CutSet.from_file(cuts_path):
+        for cut in load_cuts(cuts_path):
             if not cut.has_features:
                 raise VibError(f"{cuts_path}: utterance '{cut.id}' has no stored features")
             writer.write(cut.id, cut.load_features().astype(np.float32))

@@ -30,6 +30,7 @@ from vib.cli import VibError
 from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
 from vib.data.features import fbank_batch, fbank_extractor, num_frames, read_fbank_config
+from vib.data.manifests import load_cuts
 from vib.io.tables import atomic_output
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def build_spk2id(cuts_path: str, speed_factors: tuple[float, ...] | list[float] 
     speed factor in the order given its copies ``<spk>_sp<factor>`` take the next S."""
     if not Path(cuts_path).is_file():
         raise VibError(f"missing cut manifest '{cuts_path}'")
-    speakers = sorted(set(_speakers(CutSet.from_file(cuts_path), cuts_path)), key=lambda s: s.encode())
+    speakers = sorted(set(_speakers(load_cuts(cuts_path), cuts_path)), key=lambda s: s.encode())
     names = speakers + [speed_class(s, f) for f in speed_factors for s in speakers]
     return {name: index for index, name in enumerate(names)}
 
@@ -240,7 +241,7 @@ def _fit_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=2)
 def _load_cuts(path: str, mtime_ns: int) -> list:
     """The cuts of a manifest, kept across epochs (a new loader is built per epoch)."""
-    return list(CutSet.from_file(path))
+    return list(load_cuts(path))
 
 
 def _worker_init(_: int) -> None:

@@ -24,8 +24,30 @@ def head_is_stochastic_embedding(head_cfg: dict[str, Any]) -> bool:
     return head_cfg.get("type") == "vib" and head_cfg.get("bottleneck", "embedding") == "embedding"
 
 
+def ignored_head_options(head_cfg: dict[str, Any]) -> list[str]:
+    """Options of ``head:`` that the chosen head would silently ignore: ``margin*`` without
+    a margin (softmax, VIB without ``margin_type``), ``beta*`` without a bottleneck, and
+    ``scale`` on a linear classifier."""
+    kind = head_cfg.get("type", "softmax")
+    has_margin = kind in ("am", "aam") or (kind == "vib" and head_cfg.get("margin_type") is not None)
+    cosine = kind in ("am", "aam") or head_cfg.get("classifier", "linear") == "cosine"
+    ignored = [k for k in ("margin", "margin_warmup") if k in head_cfg and not has_margin]
+    ignored += [k for k in ("beta", "beta_warmup") if k in head_cfg and kind != "vib"]
+    if "scale" in head_cfg and not cosine:
+        ignored.append("scale")
+    return ignored
+
+
 def build_head(head_cfg: dict[str, Any], embed_dim: int, num_classes: int) -> nn.Module:
-    """Builds the head from ``head:``; unknown options are an error."""
+    """Builds the head from ``head:``; unknown options, and options the head would ignore
+    (:func:`ignored_head_options`), are errors."""
+    if num_classes < 2:
+        raise ValueError(f"a speaker classifier needs at least 2 classes, the training data has {num_classes}")
+    ignored = ignored_head_options(head_cfg)
+    if ignored:
+        raise ValueError(f"head option(s) {', '.join(ignored)} would be ignored by this head "
+                         f"({', '.join(f'{k}: {v}' for k, v in head_cfg.items() if k in ('type', 'classifier', 'margin_type'))})"
+                         f"; remove them or choose a head that uses them")
     cfg = {k: v for k, v in head_cfg.items() if k not in SCHEDULE_KEYS}
     kind = cfg.pop("type", "softmax")
     if kind == "softmax":
@@ -49,4 +71,4 @@ def build_head(head_cfg: dict[str, Any], embed_dim: int, num_classes: int) -> nn
     return head
 
 
-__all__ = ["HeadOutput", "build_head", "head_is_stochastic_embedding", "SCHEDULE_KEYS"]
+__all__ = ["HeadOutput", "build_head", "head_is_stochastic_embedding", "ignored_head_options", "SCHEDULE_KEYS"]

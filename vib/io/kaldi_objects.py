@@ -42,6 +42,16 @@ class Plda:
         if self.mean.ndim != 1 or self.transform.shape != (dim, dim) or self.psi.shape != (dim,):
             raise VibError(f"inconsistent PLDA: mean {self.mean.shape}, transform {self.transform.shape}, "
                            f"psi {self.psi.shape}")
+        for name in ("mean", "transform", "psi"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise VibError(f"invalid PLDA: its {name} contains NaN or inf")
+        if np.any(self.psi < 0):
+            raise VibError(f"invalid PLDA: negative between-class variance psi[{int(np.argmin(self.psi))}] = "
+                           f"{self.psi.min():.6g}")
+        # The within-class covariance is inv(T) inv(T)^T: positive definite iff T is well conditioned.
+        if dim and np.linalg.cond(self.transform) > 1e12:
+            raise VibError("invalid PLDA: its transform is singular (the within-class covariance is not "
+                           "positive definite)")
 
     @property
     def dim(self) -> int:
@@ -153,7 +163,12 @@ class _ObjectReader:
     def _int32(self) -> int:
         if self.data[self.pos:self.pos + 1] != b"\x04":
             raise self._fail("expected a 4-byte integer size marker")
-        (value,) = struct.unpack("<i", self.data[self.pos + 1:self.pos + 5])
+        raw = self.data[self.pos + 1:self.pos + 5]
+        if len(raw) != 4:
+            raise self._fail("truncated file after a size marker")
+        (value,) = struct.unpack("<i", raw)
+        if value < 0:
+            raise self._fail(f"negative size {value}")
         self.pos += 5
         return value
 
@@ -172,7 +187,10 @@ class _ObjectReader:
         end = self.data.find(b"]", self.pos)
         if end < 0:
             raise self._fail("no ']' closing a text vector or matrix")
-        body = self.data[self.pos + 1:end].decode()
+        try:
+            body = self.data[self.pos + 1:end].decode("ascii")
+        except UnicodeDecodeError:
+            raise self._fail("binary bytes inside a text vector or matrix") from None
         self.pos = end + 1
         return body
 
@@ -213,20 +231,26 @@ def _reader(rxfilename: str) -> _ObjectReader:
         return _ObjectReader(f.read(), rxfilename)
 
 
+def _finite(array: np.ndarray, rxfilename: str) -> np.ndarray:
+    if not np.all(np.isfinite(array)):
+        raise VibError(f"'{rxfilename}': contains NaN or inf")
+    return array
+
+
 def read_kaldi_vector(rxfilename: str) -> np.ndarray:
-    """Reads a Kaldi vector file (binary FV/DV or text) as float64 [D]."""
+    """Reads a Kaldi vector file (binary FV/DV or text) as float64 [D]; NaN/inf is an error."""
     reader = _reader(rxfilename)
     vec = reader.vector()
     reader.finish()
-    return vec
+    return _finite(vec, rxfilename)
 
 
 def read_kaldi_matrix(rxfilename: str) -> np.ndarray:
-    """Reads a Kaldi matrix file (binary FM/DM or text) as float64 [R, C]."""
+    """Reads a Kaldi matrix file (binary FM/DM or text) as float64 [R, C]; NaN/inf is an error."""
     reader = _reader(rxfilename)
     mat = reader.matrix()
     reader.finish()
-    return mat
+    return _finite(mat, rxfilename)
 
 
 def read_plda(rxfilename: str) -> Plda:
@@ -276,12 +300,18 @@ def read_int_table(spec: str) -> dict[str, int]:
             space = data.find(b" ", pos)
             if space < 0 or data[space + 1:space + 4] != b"\0B\x04":
                 raise VibError(f"'{path}': malformed binary int32 table near byte {pos}")
-            key = data[pos:space].decode()
-            (value,) = struct.unpack("<i", data[space + 4:space + 8])
-            out[key] = value
+            raw = data[space + 4:space + 8]
+            if len(raw) != 4:
+                raise VibError(f"'{path}': truncated binary int32 table at byte {space + 4}")
+            key = data[pos:space].decode(errors="replace")
+            (out[key],) = struct.unpack("<i", raw)
             pos = space + 8
         return out
-    for lineno, line in enumerate(data.decode().splitlines(), 1):
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise VibError(f"'{path}': not a text or Kaldi binary int32 table (byte {err.start} is not text)") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
             continue

@@ -124,7 +124,11 @@ def open_rxfilename(name: str, binary: bool = False) -> IO:
 
 
 def _is_special_file(path: str) -> bool:
-    """True for an existing path that is not a regular file: a device, FIFO or socket."""
+    """True for a path under /dev or /proc (``/dev/stdout`` may resolve to a regular file that a
+    shell redirection holds open) or an existing path that is not a regular file: a device,
+    FIFO or socket."""
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except (FileNotFoundError, NotADirectoryError):
