@@ -72,8 +72,9 @@ def test_older_checkpoints_with_numpy_rng_state_still_resume(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_rng_state_is_weights_only_data_and_restores_on_cpu():
-    state = ckpt.rng_state()
+def test_rng_state_is_weights_only_data_and_restores_on_cpu(tmp_path):
+    torch.save(ckpt.rng_state(), tmp_path / "rng.pt")
+    state = torch.load(tmp_path / "rng.pt", weights_only=True)  # no allow-list needed
     random.random(), np.random.rand(), torch.rand(1)
     expected = (random.random(), np.random.rand(), torch.rand(1))
     ckpt.set_rng_state(state)
