@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vib import checkpoint as ckpt
+from vib import distributed
 from vib.cli import VibError
 from vib.heads import build_head, head_is_stochastic_embedding
 from vib.io.tables import atomic_output
@@ -94,7 +95,12 @@ class TrainNet(nn.Module):
 
     def forward(self, feats: torch.Tensor, labels: torch.Tensor, margin: float, beta: float) -> dict:
         mu, logvar = self.extractor(feats)
-        return dict(self.head(mu, logvar, labels, margin=margin, beta=beta))
+        # Classifier, margin, KL and cross-entropy in fp32 with autocast off, for every head: under
+        # CUDA autocast a bf16 cosine has a spacing of 0.0039 (0.125 logit at s = 32), and ops on
+        # CUDA's fp32 list (pow) would meet bf16 ones (scatter) with mixed dtypes.
+        with torch.autocast(mu.device.type, enabled=False):
+            return dict(self.head(mu.float(), None if logvar is None else logvar.float(), labels,
+                                  margin=margin, beta=beta))
 
 
 def build_net(config: dict[str, Any], num_classes: int) -> TrainNet:
@@ -113,28 +119,6 @@ def build_optimizer(params: Iterable[nn.Parameter], optim_cfg: dict[str, Any]) -
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(params, lr=optim_cfg["lr"], betas=tuple(optim_cfg["betas"]), weight_decay=optim_cfg["weight_decay"])
     raise VibError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
-
-
-def distributed_context() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment; initialises the
-    process group (nccl on CUDA, gloo on CPU) when ``WORLD_SIZE > 1``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return rank, world, local
-
-
-def choose_device(name: str, local_rank: int) -> torch.device:
-    """``auto`` picks ``cuda:LOCAL_RANK`` when CUDA is available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise VibError("train.device is cuda but CUDA is not available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
 
 
 def _write_history(exp_dir: Path, history: list[dict[str, Any]]) -> None:
@@ -186,15 +170,59 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# Settings a resumed run must share with its checkpoint (``model`` and ``head`` always: the
+# weights would not fit; the rest unless ``force``): each would silently reshape the run.
+RESUME_KEYS = ("model", "head", "seed", "optim", "data", "train.epochs", "train.batch_size", "train.crop_frames",
+               "train.epoch_size", "train.amp", "train.amp_dtype", "train.average_last")
+
+
+def _setting(config: dict[str, Any], dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return config[section][key] if key else config[section]
+
+
+def check_resumable(state: dict[str, Any], config: dict[str, Any], num_classes: int, world: int,
+                    path: Path, force: bool) -> None:
+    """Refuses to resume from ``state`` when its classes, model or head differ, or (unless
+    ``force``) any other of :data:`RESUME_KEYS` or the number of processes; the error names the key."""
+    saved = merge_config(state["config"])
+    if state["num_classes"] != num_classes:
+        raise VibError(f"{path}: trained with {state['num_classes']} classes, now {num_classes}")
+    for key in RESUME_KEYS:
+        if _setting(saved, key) != _setting(config, key) and (key in ("model", "head") or not force):
+            hint = "" if key in ("model", "head") else " (or pass --force to resume with the new value)"
+            raise VibError(f"{path}: its '{key}' config differs from the current one (saved {_setting(saved, key)}, "
+                           f"now {_setting(config, key)}); use a new experiment directory or the original config{hint}")
+    saved_world = int(state.get("world_size", len(state["rng"])))
+    if saved_world != world and not force:
+        raise VibError(f"{path}: trained with {saved_world} process(es), now {world}: the data each rank sees "
+                       f"would change; run with {saved_world} or pass --force")
+
+
+def _resume_point(ctx: distributed.Context, exp_dir: Path) -> int:
+    """The epoch to resume from (0: start), decided by rank 0 from its checkpoints; every rank
+    must have that checkpoint (a shared experiment dir), else all stop with the same error."""
+    existing = ckpt.list_checkpoints(exp_dir) if ctx.is_main else []
+    start = distributed.broadcast(ctx, existing[-1][0] if existing else 0)
+    if start:
+        path = ckpt.checkpoint_path(exp_dir, start)
+        missing = [r for r, ok in enumerate(distributed.gather(ctx, path.is_file())) if not ok]
+        if missing:
+            raise VibError(f"rank 0 resumes from {path}, which rank(s) {', '.join(map(str, missing))} cannot "
+                           f"see: every rank needs the experiment dir (a shared filesystem, or a copy)")
+    return start
+
+
 def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFactory, num_classes: int,
-          log: Callable[[str], None] = print) -> Path:
-    """Trains (or resumes) to ``train.epochs`` epochs; returns the path of ``final.pt``."""
+          log: Callable[[str], None] = print, force: bool = False) -> Path:
+    """Trains (or resumes) to ``train.epochs`` epochs; returns the path of ``final.pt``.
+    ``force``: resume even though settings of :data:`RESUME_KEYS` (but model and head) or
+    the number of processes changed."""
     config = merge_config(config)
     exp_dir = Path(exp_dir)
     tcfg, ocfg, hcfg = config["train"], config["optim"], config["head"]
-    rank, world, local_rank = distributed_context()
-    is_main = rank == 0
-    device = choose_device(tcfg["device"], local_rank)
+    ctx = distributed.setup(tcfg["device"])
+    rank, world, device, is_main = ctx.rank, ctx.world, ctx.device, ctx.is_main
     if device.type == "cpu" and tcfg["num_threads"]:
         torch.set_num_threads(int(tcfg["num_threads"]))
     final_path = exp_dir / "final.pt"
@@ -209,24 +237,23 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
     step, start_epoch, history = 0, 0, []
     _seed_everything(config["seed"] + 1000003 * rank)
 
-    existing = ckpt.list_checkpoints(exp_dir)
-    if existing:
-        state = ckpt.load(existing[-1][1], require=("model", "head", "optimizer", "scaler", "step", "epoch",
-                                                    "rng", "history", "config", "num_classes"))
-        for section in ("model", "head"):
-            if state["config"][section] != config[section]:
-                raise VibError(f"{existing[-1][1]}: its '{section}' config differs from the current one; "
-                               f"use a new experiment directory or the original config")
-        if state["num_classes"] != num_classes:
-            raise VibError(f"{existing[-1][1]}: trained with {state['num_classes']} classes, now {num_classes}")
+    resume_from = _resume_point(ctx, exp_dir)
+    if resume_from:
+        path = ckpt.checkpoint_path(exp_dir, resume_from)
+        state = ckpt.load(path, require=("model", "head", "optimizer", "scaler", "step", "epoch", "rng", "history",
+                                         "config", "num_classes"))
+        check_resumable(state, config, num_classes, world, path, force)
         net.extractor.load_state_dict(state["model"])
         net.head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step, start_epoch, history = state["step"], state["epoch"], state["history"]
-        ckpt.set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
+        if len(state["rng"]) == world:
+            ckpt.set_rng_state(state["rng"][rank])
+        else:  # --force with another world size: fresh, distinct streams per rank
+            _seed_everything(config["seed"] + 1000003 * rank + 7919 * start_epoch)
         if is_main:
-            log(f"resuming from {existing[-1][1]} (epoch {start_epoch} done, step {step})")
+            log(f"resuming from {path} (epoch {start_epoch} done, step {step})")
     elif is_main:
         log(f"training {config['model'].get('type', 'resnet')} + {hcfg.get('type')} head: "
             f"{count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
@@ -234,34 +261,30 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
 
     model: nn.Module = net
     if world > 1:
-        model = nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
+        model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     for epoch in range(start_epoch, epochs):
         row = _train_epoch(model, optimizer, scaler, loader_factory(epoch), epoch, step, config, device,
                            use_amp, amp_dtype, exp_dir, is_main, world)
         step = row.pop("step")
         history.append(row)
-        rng = [ckpt.rng_state()]
-        if world > 1:
-            rng = [None] * world
-            dist.all_gather_object(rng, ckpt.rng_state())
+        rng = distributed.gather(ctx, ckpt.rng_state())
         if is_main:
             ckpt.save_atomic({"model": net.extractor.state_dict(), "head": net.head.state_dict(),
                               "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                              "step": step, "epoch": epoch + 1, "rng": rng, "history": history,
-                              "config": config, "num_classes": num_classes}, ckpt.checkpoint_path(exp_dir, epoch + 1))
+                              "step": step, "epoch": epoch + 1, "rng": rng, "world_size": world,
+                              "history": history, "config": config, "num_classes": num_classes},
+                             ckpt.checkpoint_path(exp_dir, epoch + 1))
             keep = tcfg["keep_last"] or max(1, int(tcfg["average_last"]))
             ckpt.prune(exp_dir, max(keep, int(tcfg["average_last"])))
             _write_history(exp_dir, history)
             log(_format_line(row, epochs))
-        if world > 1:
-            dist.barrier()
+        distributed.barrier(ctx)
 
     if is_main and (start_epoch < epochs or not final_path.exists()):
         used = ckpt.average_last(exp_dir, int(tcfg["average_last"]), final_path)
         log(f"wrote {final_path} (average of {', '.join(p.name for p in used)})")
-    if world > 1:
-        dist.barrier()
+    distributed.barrier(ctx)
     return final_path
 
 

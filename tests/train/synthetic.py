@@ -1,6 +1,6 @@
 """A deterministic in-memory training set for trainer tests, and a runnable
 training script (``python tests/train/synthetic.py EXP [--epochs N] [--sleep S]``,
-also under ``torchrun``).
+also under ``torchrun``; ``{rank}`` in EXP is replaced by the rank).
 
 Each class has a fixed random spectral pattern ``[80]``, switched on and off over
 time by a square wave (so it survives the models' mean normalisation); features are
@@ -67,7 +67,8 @@ def main() -> None:
     from vib.train import train
 
     rank = int(os.environ.get("RANK", "0"))
-    train(tiny_config(epochs=args.epochs), args.exp,
+    # "{rank}" in EXP gives every rank its own directory (emulates nodes without a shared filesystem)
+    train(tiny_config(epochs=args.epochs), args.exp.format(rank=rank),
           lambda epoch: SyntheticLoader(epoch, rank, sleep=args.sleep), NUM_CLASSES)
 
 

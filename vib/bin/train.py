@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from vib.cli import VibError, make_parser, run
+from vib.cli import VibError, add_bool, make_parser, run
 
 USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz> <exp-dir>
 e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
@@ -78,10 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("exp_dir")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+    add_bool(parser, "--force", False, "resume although the config's optim, data, epochs, AMP settings or the "
+             "number of processes changed (never model or head)")
     args = parser.parse_args(argv)
     import torch.distributed as dist
 
-    from vib.train import build_net, distributed_context, merge_config, train
+    from vib import distributed
+    from vib.train import build_net, merge_config, train
 
     config = merge_config(load_config(args.config, args.set))
     cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
@@ -89,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise VibError(f"no cut manifest at '{cuts}' (run steps/compute_fbank.sh first)")
     from vib.data.loader import build_spk2id, build_train_loader, speed_factors_of
 
-    rank, world, _ = distributed_context()
+    ctx = distributed.setup(config["train"]["device"])
+    rank = ctx.rank
     tcfg, dcfg = config["train"], config["data"]
     spk2id = build_spk2id(cuts, speed_factors=speed_factors_of(dcfg["augment"]))
     build_net(config, len(spk2id))  # the config's errors (unused options, < 2 classes) before any output
@@ -100,17 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vib.io.tables import atomic_output
         with atomic_output(str(exp / "config.yaml")) as f:
             yaml.safe_dump(config, f, sort_keys=False)
-    if world > 1:
-        dist.barrier()
+    distributed.barrier(ctx)
 
     def loader_factory(epoch: int):
         return build_train_loader(cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
                                   augment=dcfg["augment"], epoch_size=tcfg["epoch_size"],
                                   num_workers=tcfg["num_workers"], seed=config["seed"], epoch=epoch,
-                                  rank=rank, world_size=world)
+                                  rank=rank, world_size=ctx.world)
 
     try:
-        train(config, exp, loader_factory, len(spk2id), log=print if rank == 0 else (lambda _: None))
+        train(config, exp, loader_factory, len(spk2id), log=print if rank == 0 else (lambda _: None),
+              force=args.force)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -18,6 +18,17 @@ from vib.models.pooling import build_pooling, normalise_over_time
 from vib.models.resnet import ResNet
 
 
+LOGVAR_BOUND = 15.0
+
+
+def bound_logvar(logvar: torch.Tensor, bound: float = LOGVAR_BOUND) -> torch.Tensor:
+    """The log-variance clamped to ``[-bound, bound]`` in the forward pass (sigma^2 in
+    [3e-7, 3.3e6]: exp and the KL stay finite even in bf16) with the gradient passed
+    straight through, so that the KL can still pull an out-of-range value back. Inside the
+    bounds the value and the gradient are exactly those of ``logvar``."""
+    return logvar + (logvar.clamp(-bound, bound) - logvar).detach()
+
+
 class Extractor(nn.Module):
     """Trunk + pooling + embedding layer; ``forward`` returns ``(mu, logvar or None)``."""
 
@@ -33,7 +44,7 @@ class Extractor(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         frames, frame_lengths = self.trunk(normalise_over_time(feats, lengths), lengths)
         pooled = self.pool(frames, frame_lengths)
-        return self.mu(pooled), (self.logvar(pooled) if self.logvar is not None else None)
+        return self.mu(pooled), (bound_logvar(self.logvar(pooled)) if self.logvar is not None else None)
 
 
 def build_model(model_cfg: dict[str, Any], stochastic: bool) -> Extractor:
