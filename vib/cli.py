@@ -86,7 +86,16 @@ def add_bool(parser: KaldiArgumentParser, name: str, default: bool, help: str, *
                         help=f"{help} (default: {str(default).lower()})", **kwargs)
 
 
+_main_pid = os.getpid()
+
+
 def _terminated(signum: int, frame) -> None:
+    """SIGTERM in the tool's own process unwinds (temporary outputs are removed); in a forked
+    child (a multiprocessing worker that its pool terminates) it keeps the default: exit at once."""
+    if os.getpid() != _main_pid:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise SystemExit(128 + signum)
 
 
@@ -94,6 +103,8 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     """Runs ``main(argv)`` and exits; user errors become one line on stderr and exit 1."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "vib"
     # SIGTERM (kill, a cluster's job limit) unwinds like Ctrl-C, so that temporary outputs are removed.
+    global _main_pid
+    _main_pid = os.getpid()
     signal.signal(signal.SIGTERM, _terminated)
     try:
         status = main(argv)

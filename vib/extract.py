@@ -15,6 +15,7 @@ dealt round-robin (in length order) to ``nj`` processes whose tables are merged.
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -206,6 +207,14 @@ def merge_tables(parts: list[tuple[str, str]], ark: str, scp: str) -> None:
             os.remove(path)
 
 
+def job_device(device: str, job: int) -> str:
+    """The device of extraction job ``job``: ``cuda`` spreads the jobs over the visible GPUs
+    (job j on ``cuda:j % count``); ``cuda:N`` and ``cpu`` are used as given."""
+    if device == "cuda" and torch.cuda.device_count() > 1:
+        return f"cuda:{job % torch.cuda.device_count()}"
+    return device
+
+
 def _run_job(args: tuple) -> int:
     model_path, cuts, ark, scp, opts, progress = args
     return extract_job(model_path, cuts, ark, scp, opts, progress)
@@ -227,7 +236,8 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
     ark, scp = str(out / "xvector.ark"), str(out / "xvector.scp")
     tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if opts.write_var else [])
     parts = [(str(out / f"xvector.{j + 1}.ark"), str(out / f"xvector.{j + 1}.scp")) for j in range(nj)]
-    jobs = [(str(model_path), cuts[j::nj], *parts[j], opts, progress and j == 0) for j in range(nj)]
+    jobs = [(str(model_path), cuts[j::nj], *parts[j], dataclasses.replace(opts, device=job_device(opts.device, j)),
+             progress and j == 0) for j in range(nj)]
     if nj == 1:
         written = _run_job(jobs[0])
     else:

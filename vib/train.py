@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
               "grad_clip": None},
     "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
               "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
-              "num_threads": None, "progress": True},
+              "num_threads": None, "progress": True, "finite_check_every": 50},
     "data": {"augment": None},
 }
 
@@ -230,6 +230,10 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
 
     _seed_everything(config["seed"])
     net = build_net(config, num_classes).to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop shapes: pick the fastest kernels once
+        if config["model"].get("type", "resnet") == "resnet":
+            net.extractor.to(memory_format=torch.channels_last)  # 2-D convolutions: NHWC is faster under AMP
     optimizer = build_optimizer(net.parameters(), ocfg)
     use_amp = bool(tcfg["amp"]) and device.type == "cuda"
     amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[tcfg["amp_dtype"]]
@@ -299,6 +303,9 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: tor
         raise VibError(f"epoch {epoch + 1}: the data loader yields no batches")
     model.train()
     sums = torch.zeros(6, dtype=torch.float64, device=device)  # loss, ce, kl, correct, sigma, count
+    never = torch.tensor(float(steps), device=device)
+    first_bad = never.clone()  # first batch with a non-finite loss (or gradient norm); checked every N steps
+    check_every = max(1, int(tcfg["finite_check_every"]))
     params = [p for p in model.parameters() if p.requires_grad]
     lr = margin = beta = 0.0
     start = time.perf_counter()
@@ -317,18 +324,15 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: tor
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             out = model(feats, labels, margin, beta)
         loss = out["loss"]
-        finite = torch.isfinite(loss.detach()).float()
-        if world > 1:
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if finite.item() == 0:
-            _diverged(exp_dir, epoch, i, f"loss is {loss.item()}")
+        finite = torch.isfinite(loss.detach())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if ocfg["grad_clip"]:
             scaler.unscale_(optimizer)
             norm = nn.utils.clip_grad_norm_(params, float(ocfg["grad_clip"]))
-            if not scaler.is_enabled() and not torch.isfinite(norm):
-                _diverged(exp_dir, epoch, i, f"gradient norm is {norm.item()}")
+            if not scaler.is_enabled():  # with fp16 the scaler skips steps with inf gradients itself
+                finite = finite & torch.isfinite(norm)
+        first_bad = torch.where(finite | (first_bad < never), first_bad, torch.full_like(first_bad, i))
         scaler.step(optimizer)
         scaler.update()
         step += 1
@@ -336,6 +340,8 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: tor
         correct = (out["logits"].argmax(dim=-1) == labels).sum()
         sums += torch.stack([loss.detach() * batch, out["ce"].detach() * batch, out["kl"].detach() * batch,
                              correct, out["sigma"].detach() * batch, torch.tensor(batch, device=device)]).double()
+        if (i + 1) % check_every == 0 or i + 1 == steps:  # one host sync (and all-reduce) per N steps
+            _check_finite(first_bad, steps, world, exp_dir, epoch)
     bar.close()
     if world > 1:
         dist.all_reduce(sums)
@@ -344,6 +350,17 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: tor
     return {"epoch": epoch + 1, "loss": loss_sum / count, "ce": ce_sum / count, "kl": kl_sum / count,
             "acc": correct / count, "lr": lr, "margin": margin, "beta": beta, "sigma": sigma_sum / count,
             "crops_per_s": count / seconds, "seconds": seconds, "step": step}
+
+
+def _check_finite(first_bad: torch.Tensor, steps: int, world: int, exp_dir: Path, epoch: int) -> None:
+    """Stops training (every rank) if any rank saw a non-finite loss or gradient norm
+    (``first_bad < steps``); the one host sync of the check."""
+    if world > 1:
+        first_bad = first_bad.clone()
+        dist.all_reduce(first_bad, op=dist.ReduceOp.MIN)
+    bad = int(first_bad.item())
+    if bad < steps:
+        _diverged(exp_dir, epoch, bad, "the loss or gradient norm is NaN or infinite")
 
 
 def _diverged(exp_dir: Path, epoch: int, batch: int, what: str) -> None:

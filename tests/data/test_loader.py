@@ -125,7 +125,7 @@ def test_bad_loader_inputs(fbank_corpus, augment_manifests, tmp_path):
     (tmp_path / "fbank").mkdir()
     CutSet.from_cuts(moved if c.id == cut.id else c for c in cuts).to_file(tmp_path / "fbank" / "cuts.jsonl.gz")
     loader = build_train_loader(str(tmp_path / "fbank" / "cuts.jsonl.gz"), build_spk2id(_cuts(fbank_corpus)),
-                                batch_size=12, augment={})
+                                batch_size=12, augment={"reverb": {"prob": 1.0, "rirs": str(augment_manifests / "rir.jsonl.gz")}})
     with pytest.raises(VibError, match=f"utterance '{cut.id}' .*gone.wav"):
         next(iter(loader))
 
@@ -143,3 +143,31 @@ def test_speed_factors_of_config():
     assert speed_factors_of(None) == ()
     assert speed_factors_of({"speed": {"prob": 0.3, "factors": [0.9, 1.1]}}) == (0.9, 1.1)
     assert speed_factors_of({"speed": {"prob": 0.0, "factors": [0.9]}}) == ()
+
+
+def test_unaugmented_crops_of_an_augmented_stream_are_the_stored_features(fbank_corpus, augment_manifests):
+    """A crop that drew no augmentation needs no fbank: it is read from the stored features
+    (the crop's frame = its sample start // hop); augmented rows are computed from audio."""
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    aug = _full_aug(augment_manifests)
+    aug.pop("speed")
+    dataset = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, augment=aug).dataset
+    reverb = np.array([-1, 0])
+    plan = BatchPlan(cut=np.array([0, 5]), label=np.array([0, 1]), speed=np.ones(2), start=np.array([160 * 7 + 5, 0]),
+                     reverb=reverb, additive={})
+    feats, _ = dataset[plan]
+    np.testing.assert_array_equal(feats[0].numpy(), dataset.cuts[0].load_features()[7:207])
+    stored = dataset.cuts[5].load_features()[:200]
+    assert not np.allclose(feats[1].numpy(), stored, atol=0.02)  # reverberated: computed from audio
+
+
+def test_persistent_workers_reused_across_epochs_equal_fresh_loaders(fbank_corpus, augment_manifests):
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    kwargs = dict(batch_size=4, augment=_full_aug(augment_manifests), epoch_size=8, seed=5, num_workers=2)
+    reused = build_train_loader(_cuts(fbank_corpus), spk2id, **kwargs)
+    assert reused.persistent_workers
+    _batches(reused)
+    reused.sampler.set_epoch(1)
+    fresh = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, epoch=1, **kwargs))
+    for (x1, y1), (x2, y2) in zip(_batches(reused), fresh):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)

@@ -67,3 +67,60 @@ def test_run_returns_status(capsys):
     with pytest.raises(SystemExit) as exit_info:
         run(lambda argv: 0, [])
     assert exit_info.value.code == 0
+
+
+def _run_script(tmp_path, body: str, timeout: float = 60):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = tmp_path / "tool.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{body}")
+    return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_removes_the_temporary_output_and_exits_143(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.txt"
+    proc = _run_script(tmp_path, f"""
+import time
+from vib.cli import run
+from vib.io.tables import atomic_output
+
+def main(argv):
+    with atomic_output({str(out)!r}) as f:
+        f.write("half")
+        print("writing", flush=True)
+        time.sleep(60)
+
+run(main)
+""")
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert list(tmp_path.iterdir()) == [tmp_path / "tool.py"]
+
+
+def test_forked_workers_of_a_tool_still_die_at_once_on_sigterm(tmp_path):
+    """Pool.__exit__ terminates its workers with SIGTERM: the tool's handler must not make a
+    forked worker unwind (one interrupted inside a lock deadlocked the mini-corpus generator)."""
+    proc = _run_script(tmp_path, """
+import multiprocessing, os, signal, time
+from vib.cli import run
+
+def main(argv):
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    child.start()
+    time.sleep(0.3)
+    os.kill(child.pid, signal.SIGTERM)
+    child.join(30)
+    print(child.exitcode)
+
+run(main)
+""")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == str(-15), (out, err)  # killed by the signal, not exit 143

@@ -153,7 +153,16 @@ def test_fifo_is_written_in_place(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.fifo"]
 
 
-def test_character_device_is_written_in_place(tmp_path):
+def _no_rename(monkeypatch):
+    """Any rename fails before it happens: a regression cannot replace a machine's /dev/null."""
+    def refuse(src, dst):
+        raise AssertionError(f"renamed {src} over {dst}")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
+
+
+def test_character_device_is_written_in_place(tmp_path, monkeypatch):
     null = tmp_path / "null"
     try:
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
@@ -161,18 +170,21 @@ def test_character_device_is_written_in_place(tmp_path):
             f.write(b"x")
     except (PermissionError, OSError) as err:
         pytest.skip(f"cannot create a character device here ({err})")
-    vec = tmp_path / "v.ark"
-    write_table(f"ark:{vec}", {"a": np.ones(3, np.float32)})
-    run_bash(f"vib-ivector-mean ark:{vec} {null}", check=True)
-    assert stat.S_ISCHR(os.stat(null).st_mode)
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    _no_rename(monkeypatch)
+    write_table(f"ark:{null}", {"a": np.ones(3, np.float32)})
+    assert stat.S_ISCHR(os.stat(null).st_mode) and [p.name for p in tmp_path.iterdir()] == ["null"]
 
 
-def test_dev_null_and_dev_stdout_outputs(tmp_path):
+def test_dev_null_and_dev_stdout_outputs(tmp_path, monkeypatch):
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "this machine's /dev/null is not a device"
+    with monkeypatch.context() as patch:
+        _no_rename(patch)
+        write_table("ark:/dev/null", {"a": np.ones(3, np.float32)})
+        with atomic_output("/dev/null") as f:
+            f.write("x")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     vec = tmp_path / "v.ark"
     write_table(f"ark:{vec}", {"a": np.ones(3, np.float32)})
-    run_bash(f"vib-ivector-mean ark:{vec} /dev/null", check=True)
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     proc = run_bash(f"vib-ivector-mean ark:{vec} /dev/stdout | cat", check=True)
     assert proc.stdout.strip() == "[ 1 1 1 ]"
     # /dev/stdout redirected to a regular file: written through, not renamed over

@@ -135,3 +135,13 @@ def test_write_var_needs_a_vib_model(fbank_dir, tmp_path):
                       "num_classes": 3}, path)
     with pytest.raises(VibError, match="--write-var needs a VIB model"):
         extract(path, fbank_dir / "cuts.jsonl.gz", tmp_path / "out", opts=ExtractOptions(write_var=True))
+
+
+def test_cuda_jobs_spread_over_the_visible_gpus(monkeypatch):
+    from vib.extract import job_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [job_device("cuda", j) for j in range(4)] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert job_device("cuda:1", 0) == "cuda:1" and job_device("cpu", 3) == "cpu"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert job_device("cuda", 3) == "cuda"

@@ -214,3 +214,32 @@ def test_ranks_without_a_shared_exp_dir_stop_with_one_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "which rank(s) 1 cannot see" in proc.stderr
     assert not (tmp_path / "node1" / "checkpoints").exists()
+
+
+def test_no_host_sync_per_step(tmp_path, monkeypatch):
+    """A GPU waits for the host at every ``.item()``: the loop syncs once per
+    ``finite_check_every`` steps (and at the epoch's end), not once per step."""
+    calls = []
+    real = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: (calls.append(1), real(self))[1])
+    train(tiny_config(epochs=1, finite_check_every=4), tmp_path, lambda e: SyntheticLoader(e, steps=10),
+          NUM_CLASSES, log=_quiet)
+    assert len(calls) == 3  # after steps 4, 8 and 10
+
+
+@pytest.mark.parametrize("model", [{"type": "ecapa", "channels": 16, "mfa_channels": 24, "scale": 4},
+                                   {"type": "resnet", "channels": 4, "layers": [1, 1]}])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_masks_keep_amp_activations_in_bf16(model, with_lengths):
+    """Before: ECAPA's fp32 mask (even without lengths) promoted every bf16 activation to fp32."""
+    from vib.models import build_model
+
+    trunk = build_model(model, stochastic=False).trunk
+    feats = torch.randn(3, 50, 80)
+    lengths = torch.tensor([50, 41, 30]) if with_lengths else None
+    dtypes = []
+    for block in trunk.blocks:
+        block.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        frames, _ = trunk(feats, lengths)
+    assert frames.dtype == torch.bfloat16 and set(dtypes) == {torch.bfloat16}

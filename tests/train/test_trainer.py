@@ -60,7 +60,7 @@ def test_every_head_trains_one_epoch(tmp_path, head):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     factory = lambda e: SyntheticLoader(e, steps=3, nan_at_epoch=1)  # noqa: E731
-    with pytest.raises(TrainingDiverged, match=r"epoch 2, batch 1: loss is nan.*epoch_0001\.pt"):
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, batch 1: the loss or gradient norm is NaN.*epoch_0001\.pt"):
         train(tiny_config(epochs=3), tmp_path, factory, NUM_CLASSES, log=_quiet)
     assert [e for e, _ in ckpt.list_checkpoints(tmp_path)] == [1]
     assert not (tmp_path / "final.pt").exists()

@@ -22,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "0: always the whole utterance (default: 6000)")
     parser.add_argument("--batch-size", type=int, default=32, help="utterances/chunks per batch (default: 32)")
     parser.add_argument("--num-threads", type=int, default=1, help="torch threads per job (default: 1)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda (with --nj: job j on GPU j mod the GPU count) or cuda:N (default: cpu)")
     add_bool(parser, "--write-var", False, "also write the VIB variance as xvector_var.{ark,scp}")
     add_bool(parser, "--progress", True, "show a progress bar")
     args = parser.parse_args(argv)

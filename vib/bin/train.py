@@ -106,11 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             yaml.safe_dump(config, f, sort_keys=False)
     distributed.barrier(ctx)
 
+    loaders = []  # one loader, its workers kept across epochs; the sampler plans each epoch
+
     def loader_factory(epoch: int):
-        return build_train_loader(cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
-                                  augment=dcfg["augment"], epoch_size=tcfg["epoch_size"],
-                                  num_workers=tcfg["num_workers"], seed=config["seed"], epoch=epoch,
-                                  rank=rank, world_size=ctx.world)
+        if not loaders:
+            loaders.append(build_train_loader(
+                cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
+                augment=dcfg["augment"], epoch_size=tcfg["epoch_size"], num_workers=tcfg["num_workers"],
+                seed=config["seed"], epoch=epoch, rank=rank, world_size=ctx.world,
+                pin_memory=ctx.device.type == "cuda"))
+        loaders[0].sampler.set_epoch(epoch)
+        return loaders[0]
 
     try:
         train(config, exp, loader_factory, len(spk2id), log=print if rank == 0 else (lambda _: None),

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import fftconvolve, resample_poly
 
 from vib.cli import VibError
 
@@ -114,6 +113,8 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
     """Plays ``wave`` ``factor`` times faster (pitch changes too, as sox ``speed``):
     polyphase resampling to ``len / factor`` samples. [N] -> [~N / factor]."""
     ratio = Fraction(factor).limit_denominator(100)
+    from scipy.signal import resample_poly  # here: scipy.signal costs 1.7 s to import
+
     return resample_poly(wave, ratio.denominator, ratio.numerator).astype(np.float32)
 
 
@@ -122,6 +123,8 @@ def reverberate(wave: np.ndarray, rir: np.ndarray) -> np.ndarray:
     energy = float(np.sqrt(np.sum(rir.astype(np.float64) ** 2)))
     if energy == 0.0:
         raise VibError("room impulse response is all zeros")
+    from scipy.signal import fftconvolve
+
     return fftconvolve(wave, rir / energy)[: len(wave)].astype(np.float32)
 
 

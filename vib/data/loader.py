@@ -8,9 +8,10 @@ plan. Workers only execute plans, so the stream is the same for any
 ``num_workers``; ranks take interleaved, disjoint slices of one permutation.
 
 Without augmentation crops are read from the stored (lilcom) features. With it,
-the audio crop is read, augmented (see :mod:`vib.data.augment`) and turned into
-fbank on the fly with the options stored beside the features (``fbank.yaml``),
-the whole batch in one call.
+a crop that drew some augmentation is read as audio, augmented (see
+:mod:`vib.data.augment`) and turned into fbank on the fly with the options stored
+beside the features (``fbank.yaml``), the batch's augmented crops in one call;
+a crop that drew none is read from the stored features.
 """
 from __future__ import annotations
 
@@ -105,6 +106,10 @@ class CropSampler(Sampler[BatchPlan]):
     def __len__(self) -> int:
         return self.per_rank // self.batch_size
 
+    def set_epoch(self, epoch: int) -> None:
+        """Plans ``epoch`` next (a loader with persistent workers is reused across epochs)."""
+        self.epoch = epoch
+
     def _order(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, self.epoch])
         passes = math.ceil(self.per_rank * self.world_size / len(self.lengths))
@@ -173,9 +178,13 @@ class CropDataset(Dataset):
         return feats, torch.from_numpy(plan.label.astype(np.int64))
 
     def _stored(self, plan: BatchPlan) -> torch.Tensor:
+        return self._stored_crops(plan.cut, plan.start)
+
+    def _stored_crops(self, cuts: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+        """Stored-feature crops ``[len(cuts), crop_frames, F]`` starting at frames ``starts``."""
         shift = self.fbank_config["frame_shift"]
         out = []
-        for index, start in zip(plan.cut, plan.start):
+        for index, start in zip(cuts, starts):
             cut = self.cuts[index]
             crop = cut.truncate(offset=start * shift, duration=self.crop_frames * shift, preserve_id=True)
             out.append(_fit(crop.load_features(), self.crop_frames))
@@ -198,6 +207,26 @@ class CropDataset(Dataset):
         return _fit(read_samples(recording, start, length), length)
 
     def _augmented(self, plan: BatchPlan) -> torch.Tensor:
+        """Rows that drew no augmentation come from the stored features (no fbank to compute);
+        the others are read as audio, augmented and turned into fbank in one call."""
+        clean = (plan.speed == 1.0) & (plan.reverb < 0)
+        for idx, _, _ in plan.additive.values():
+            clean &= idx[:, 0] < 0
+        clean &= np.fromiter((self.cuts[i].has_features for i in plan.cut), dtype=bool, count=len(plan.cut))
+        parts = []
+        if clean.any():
+            parts.append((clean, self._stored_crops(plan.cut[clean], plan.start[clean] // self.hop)))
+        rows = ~clean
+        if rows.any():
+            parts.append((rows, self._augmented_fbank(BatchPlan(
+                plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
+                {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}))))
+        feats = torch.empty((len(plan.cut), *parts[0][1].shape[1:]))
+        for where, values in parts:
+            feats[torch.from_numpy(where)] = values
+        return feats
+
+    def _augmented_fbank(self, plan: BatchPlan) -> torch.Tensor:
         n = self.crop_samples
         waves = np.empty((len(plan.cut), n), dtype=np.float32)
         for row, (index, start, speed) in enumerate(zip(plan.cut, plan.start, plan.speed)):
@@ -250,7 +279,8 @@ def _worker_init(_: int) -> None:
 
 def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: int, crop_frames: int = 200,
                        augment: dict[str, Any] | None = None, epoch_size: int | None = None, num_workers: int = 0,
-                       seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1) -> DataLoader:
+                       seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1,
+                       pin_memory: bool = False) -> DataLoader:
     """A DataLoader over ``cuts_path`` (cuts with stored fbank, e.g. ``fbank/train/cuts.jsonl.gz``)
     yielding ``(feats FloatTensor[B, crop_frames, F], labels LongTensor[B])``.
 
@@ -259,7 +289,9 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
     all ranks (default: one per usable cut); the last partial batch is dropped. Cuts
     shorter than a crop (at the largest speed factor) are skipped, counted, and listed in
     ``<cuts dir>/too_short_for_crop<crop_frames>``; ``spk2id`` must hold every speaker
-    (and ``<spk>_sp<factor>`` for each speed factor)."""
+    (and ``<spk>_sp<factor>`` for each speed factor). Workers persist: for the next epoch
+    call ``loader.sampler.set_epoch(e)`` on the same loader. ``pin_memory`` (CUDA training)
+    makes host-to-GPU copies asynchronous."""
     if not Path(cuts_path).is_file():
         raise VibError(f"missing cut manifest '{cuts_path}'")
     if not 0 <= rank < world_size:
@@ -301,7 +333,8 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
     sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug,
                           {k: len(v) for k, v in dataset.sources.items()}, epoch_size, seed, epoch, rank, world_size)
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers,
-                      worker_init_fn=_worker_init if num_workers > 0 else None, persistent_workers=False)
+                      worker_init_fn=_worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
+                      pin_memory=pin_memory)
 
 
 def _report_short(cuts_path: str, short: list, crop_frames: int, rank: int) -> None:

@@ -77,7 +77,8 @@ class VIBHead(nn.Module):
         ce = _sampled_ce(logits, labels)
         kl = gaussian_kl(mu, logvar, self.kl_reduction).mean()
         sigma = (0.5 * full_precision(logvar.detach())).exp().mean()
-        clean = (self.scale * self.classifier(mu)).detach()
+        with torch.no_grad():  # noise-free logits, for the accuracy only
+            clean = self.scale * self.classifier(mu)
         return HeadOutput(loss=ce + beta * kl, ce=ce, kl=kl, logits=clean, sigma=sigma)
 
 

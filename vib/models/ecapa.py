@@ -23,7 +23,8 @@ class SEBlock(nn.Module):
                                 nn.Conv1d(bottleneck, channels, 1), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        squeezed = (x * mask).sum(dim=2, keepdim=True) / mask.sum(dim=2, keepdim=True).clamp_min(1.0)
+        count = mask.sum(dim=2, keepdim=True, dtype=torch.float32).clamp_min(1.0)  # exact, also for bf16 masks
+        squeezed = (x * mask).sum(dim=2, keepdim=True) / count
         return x * self.fc(squeezed)
 
 
@@ -68,7 +69,8 @@ class ECAPATDNN(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``feats [B, T, F]`` -> ``([B, mfa_channels, T], lengths)``."""
         x = self.stem(feats.transpose(1, 2))
-        mask = length_mask(lengths, x.shape[2], x.shape[0], x.device)
+        # in the activations' dtype: an fp32 mask would promote every bf16 activation under AMP
+        mask = length_mask(lengths, x.shape[2], x.shape[0], x.device).to(x.dtype)
         x = x * mask
         outs = []
         for block in self.blocks:

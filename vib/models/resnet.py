@@ -70,13 +70,15 @@ class ResNet(nn.Module):
         """``feats [B, T, F]`` (already normalised) -> ``([B, out_dim, T'], lengths')``."""
         x = self.stem(feats.transpose(1, 2).unsqueeze(1))
         lengths = _downsampled(lengths, self.stem_stride)
-        x = x if lengths is None else x * _mask(lengths, x.shape[3])
+        x = x if lengths is None else x * _mask(lengths, x.shape[3], x.dtype)
         for block, stride in zip(self.blocks, self.strides):
             lengths = _downsampled(lengths, stride)
-            x = block(x, None if lengths is None else _mask(lengths, -(-x.shape[3] // stride)))
+            x = block(x, None if lengths is None else _mask(lengths, -(-x.shape[3] // stride), x.dtype))
         return x.flatten(1, 2), lengths
 
 
-def _mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """``[B, 1, 1, T]`` float mask of valid frames."""
-    return (torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]).float()[:, None, None, :]
+def _mask(lengths: torch.Tensor, max_len: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``[B, 1, 1, T]`` mask of valid frames in ``dtype`` (the activations', so that AMP's
+    bf16 activations are not promoted to fp32)."""
+    steps = torch.arange(max_len, device=lengths.device)
+    return (steps[None, :] < lengths[:, None]).to(dtype)[:, None, None, :]
