@@ -10,7 +10,10 @@ measured in the same run:
   * fbank RTF (wall time / audio time) of steps/compute_fbank.sh --nj THREADS, against
     --nj 1, and of the extraction alone in one process (no start-up);
   * loader crops/s with augmentation on (speed, reverb, noise, music, babble) with
-    THREADS DataLoader workers against 0 workers, and from stored features.
+    THREADS DataLoader workers against 0 workers, and from stored features;
+  * memory the training stream holds per cut: the compact cut index against a list of
+    Lhotse MonoCuts (what every process and forked worker held before), over --index-cuts
+    copies of the corpus's cuts, measured with tracemalloc (deterministic).
 """
 from __future__ import annotations
 
@@ -122,15 +125,52 @@ def loader_figures(root: Path, args) -> list[Figure]:
                    better="higher", repeats=args.repeats, note=f"per CPU-second: {rates['stored'][1]:.0f}")]
 
 
+def index_memory_figure(root: Path, count: int) -> Figure:
+    """Python heap per cut: CutIndex over ``count`` cuts against the same cuts as a MonoCut list."""
+    import gc
+    import json
+    import tracemalloc
+
+    from lhotse import CutSet
+    from lhotse.cut import MonoCut
+
+    from vib.data.cut_index import CutIndex
+
+    base = list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
+
+    def heap_of(build) -> float:
+        gc.collect()
+        tracemalloc.start()
+        held = build()
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        del held
+        return size / count
+
+    lines = [json.dumps(cut.to_dict()) for cut in base]
+
+    def cut_list() -> list:  # distinct objects per cut, as reading a manifest makes them
+        return [MonoCut.from_dict({**json.loads(lines[i % len(lines)]), "id": f"{base[i % len(base)].id}-{i}"})
+                for i in range(count)]
+
+    listed = heap_of(cut_list)
+    cuts = cut_list()
+    indexed = heap_of(lambda: CutIndex(cuts))
+    return Figure(GROUP, f"training-stream memory per cut, {count:,} cuts", indexed, "bytes/cut",
+                  "list of Lhotse MonoCuts", listed, "lower", 1,
+                  note="tracemalloc; every process and DataLoader worker holds one (x workers + 1)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="audio for the fbank benchmark")
     parser.add_argument("--crops", type=int, default=1024, help="crops per loader measurement")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--index-cuts", type=int, default=100_000, help="cuts for the memory figure")
     add_common_options(parser)
     args = parser.parse_args()
     if args.tiny:
-        args.minutes, args.crops, args.batch_size = 0.3, 32, 16
+        args.minutes, args.crops, args.batch_size, args.index_cuts = 0.3, 32, 16, 2_000
     torch.set_num_threads(1)
     log = FigureLog()
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,6 +180,7 @@ def main() -> None:
               f"{args.repeats} repeats", flush=True)
         for figure in fbank_figures(root, seconds, args.threads, args.repeats) + loader_figures(root, args):
             log.add(figure)
+        log.add(index_memory_figure(root, args.index_cuts))
     log.write(args.json, "bench/data.py")
 
 

@@ -38,7 +38,8 @@ def test_build_spk2id_sorted_with_speed_classes(fbank_corpus):
 def test_stored_crops_are_slices_of_the_stored_features(fbank_corpus):
     spk2id = build_spk2id(_cuts(fbank_corpus))
     loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=4, epoch_size=12, seed=1)
-    cuts = loader.dataset.cuts
+    manifest = list(CutSet.from_file(_cuts(fbank_corpus)))  # the reference: the manifest's own cuts
+    cuts = [manifest[i] for i in loader.dataset.rows]
     batches = 0
     for plan, (feats, labels) in zip(loader.sampler, loader):
         assert feats.shape == (4, 200, 80) and feats.dtype == torch.float32 and labels.dtype == torch.int64
@@ -58,7 +59,7 @@ def test_on_the_fly_fbank_matches_stored_features(fbank_corpus):
                      reverb=np.array([-1, -1]), additive={})
     feats, _ = dataset[plan]
     for row, frame in enumerate((7, 0)):
-        stored = dataset.cuts[plan.cut[row]].load_features()[frame:frame + 200]
+        stored = dataset.cut(plan.cut[row]).load_features()[frame:frame + 200]
         # interior frames: the crop's first/last frames see padding instead of neighbouring audio
         np.testing.assert_allclose(feats[row, 2:-2].numpy(), stored[2:-2], atol=0.02)
 
@@ -95,13 +96,14 @@ def test_speed_perturbed_crops_get_their_own_classes(fbank_corpus, augment_manif
     id2spk = {i: s for s, i in spk2id.items()}
     for plan, (_, labels) in zip(loader.sampler, loader):
         for index, speed, label in zip(plan.cut, plan.speed, labels.tolist()):
-            assert id2spk[label] == f"{loader.dataset.cuts[index].supervisions[0].speaker}_sp{speed:g}"
+            speaker = loader.dataset.index.speakers[loader.dataset.rows[index]]
+            assert id2spk[label] == f"{speaker}_sp{speed:g}"
 
 
 def test_short_utterances_are_skipped_counted_and_listed(fbank_corpus, caplog):
     spk2id = build_spk2id(_cuts(fbank_corpus))
     loader = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2)
-    assert len(loader.dataset.cuts) == 12 and "skipped 1 cut(s)" in caplog.text
+    assert len(loader.dataset) == 12 and "skipped 1 cut(s)" in caplog.text
     assert (fbank_corpus / "fbank" / "too_short_for_crop200").read_text().startswith("spkA-short\t1.000")
     with pytest.raises(VibError, match="no cut is long enough for a crop of 400 frames"):
         build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, crop_frames=400)
@@ -156,8 +158,8 @@ def test_unaugmented_crops_of_an_augmented_stream_are_the_stored_features(fbank_
     plan = BatchPlan(cut=np.array([0, 5]), label=np.array([0, 1]), speed=np.ones(2), start=np.array([160 * 7 + 5, 0]),
                      reverb=reverb, additive={})
     feats, _ = dataset[plan]
-    np.testing.assert_array_equal(feats[0].numpy(), dataset.cuts[0].load_features()[7:207])
-    stored = dataset.cuts[5].load_features()[:200]
+    np.testing.assert_array_equal(feats[0].numpy(), dataset.cut(0).load_features()[7:207])
+    stored = dataset.cut(5).load_features()[:200]
     assert not np.allclose(feats[1].numpy(), stored, atol=0.02)  # reverberated: computed from audio
 
 
@@ -171,3 +173,26 @@ def test_persistent_workers_reused_across_epochs_equal_fresh_loaders(fbank_corpu
     fresh = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, epoch=1, **kwargs))
     for (x1, y1), (x2, y2) in zip(_batches(reused), fresh):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_cut_index_rebuilds_the_manifest_cuts_in_a_fraction_of_the_memory(fbank_corpus):
+    """The training stream holds a compact index (arrays and blobs), not ~1.3 KB of Python
+    objects per cut; every cut it rebuilds has the manifest's features, recording and lengths."""
+    from vib.data.cut_index import CutIndex
+
+    manifest = list(CutSet.from_file(_cuts(fbank_corpus)))
+    index = CutIndex(manifest)
+    for i, cut in enumerate(manifest):
+        rebuilt = index.cut(i)
+        assert (rebuilt.id, rebuilt.start, rebuilt.duration, rebuilt.channel) == (cut.id, cut.start, cut.duration,
+                                                                                cut.channel)
+        assert rebuilt.features == cut.features and rebuilt.recording == cut.recording
+        assert (index.cut_frames[i], index.cut_samples[i]) == (cut.num_frames, cut.num_samples)
+        assert index.speakers[i] == cut.supervisions[0].speaker
+        np.testing.assert_array_equal(rebuilt.load_features(), cut.load_features())
+    many = CutIndex(manifest * 500)
+    arrays = [v for v in vars(many).values() if isinstance(v, np.ndarray)]
+    held = sum(a.nbytes for a in arrays) + sum(
+        len(v.blob) + v.offsets.nbytes for v in vars(many).values() if hasattr(v, "blob")) + sum(
+        v.codes.nbytes for v in vars(many).values() if hasattr(v, "codes"))
+    assert held / len(many) < 400  # bytes per cut (a MonoCut with features and recording: ~1.3 KB of heap)

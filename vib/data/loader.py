@@ -24,12 +24,13 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from lhotse import CutSet, RecordingSet
+from lhotse import RecordingSet
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vib.cli import VibError
 from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
+from vib.data.cut_index import CutIndex
 from vib.data.features import fbank_batch, fbank_extractor, num_frames, read_fbank_config
 from vib.data.manifests import load_cuts
 from vib.io.tables import atomic_output
@@ -44,12 +45,13 @@ def speed_class(speaker: str, factor: float) -> str:
     return f"{speaker}_sp{factor:g}"
 
 
-def _speakers(cuts: CutSet, cuts_path: str) -> list[str]:
+def _speakers(index: CutIndex, cuts_path: str) -> list[str]:
     out = []
-    for cut in cuts:
-        if not cut.supervisions or not cut.supervisions[0].speaker:
-            raise VibError(f"{cuts_path}: cut '{cut.id}' has no supervision with a speaker")
-        out.append(cut.supervisions[0].speaker)
+    for i in range(len(index)):
+        speaker = index.speakers[i]
+        if not speaker:
+            raise VibError(f"{cuts_path}: cut '{index.ids[i]}' has no supervision with a speaker")
+        out.append(speaker)
     return out
 
 
@@ -67,7 +69,7 @@ def build_spk2id(cuts_path: str, speed_factors: tuple[float, ...] | list[float] 
     speed factor in the order given its copies ``<spk>_sp<factor>`` take the next S."""
     if not Path(cuts_path).is_file():
         raise VibError(f"missing cut manifest '{cuts_path}'")
-    speakers = sorted(set(_speakers(load_cuts(cuts_path), cuts_path)), key=lambda s: s.encode())
+    speakers = sorted(set(_speakers(_cut_index(cuts_path), cuts_path)), key=lambda s: s.encode())
     names = speakers + [speed_class(s, f) for f in speed_factors for s in speakers]
     return {name: index for index, name in enumerate(names)}
 
@@ -154,8 +156,9 @@ class CropSampler(Sampler[BatchPlan]):
 class CropDataset(Dataset):
     """Turns a :class:`BatchPlan` into ``(feats [B, crop_frames, F] float32, labels [B] int64)``."""
 
-    def __init__(self, cuts: list, crop_frames: int, fbank_config: dict[str, Any], augment: AugmentConfig | None):
-        self.cuts, self.crop_frames, self.augment = cuts, crop_frames, augment
+    def __init__(self, index: CutIndex, rows: np.ndarray, crop_frames: int, fbank_config: dict[str, Any],
+                 augment: AugmentConfig | None):
+        self.index, self.rows, self.crop_frames, self.augment = index, rows, crop_frames, augment
         self.fbank_config = fbank_config
         self.hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
         self.crop_samples = crop_frames * self.hop
@@ -171,7 +174,11 @@ class CropDataset(Dataset):
         self._extractor = None
 
     def __len__(self) -> int:
-        return len(self.cuts)
+        return len(self.rows)
+
+    def cut(self, i: int):
+        """Cut ``i`` of the dataset (rebuilt from the compact index)."""
+        return self.index.cut(self.rows[i])
 
     def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self._stored(plan) if self.augment is None else self._augmented(plan)
@@ -185,7 +192,7 @@ class CropDataset(Dataset):
         shift = self.fbank_config["frame_shift"]
         out = []
         for index, start in zip(cuts, starts):
-            cut = self.cuts[index]
+            cut = self.cut(index)
             crop = cut.truncate(offset=start * shift, duration=self.crop_frames * shift, preserve_id=True)
             out.append(_fit(crop.load_features(), self.crop_frames))
         return torch.from_numpy(np.stack(out).astype(np.float32))
@@ -212,7 +219,7 @@ class CropDataset(Dataset):
         clean = (plan.speed == 1.0) & (plan.reverb < 0)
         for idx, _, _ in plan.additive.values():
             clean &= idx[:, 0] < 0
-        clean &= np.fromiter((self.cuts[i].has_features for i in plan.cut), dtype=bool, count=len(plan.cut))
+        clean &= self.index.feat_kinds.codes[self.rows[plan.cut]] >= 0
         parts = []
         if clean.any():
             parts.append((clean, self._stored_crops(plan.cut[clean], plan.start[clean] // self.hop)))
@@ -230,7 +237,7 @@ class CropDataset(Dataset):
         n = self.crop_samples
         waves = np.empty((len(plan.cut), n), dtype=np.float32)
         for row, (index, start, speed) in enumerate(zip(plan.cut, plan.start, plan.speed)):
-            cut = self.cuts[index]
+            cut = self.cut(index)
             if speed == 1.0:
                 wave = self._read(cut, start, n)
             else:
@@ -268,9 +275,13 @@ def _fit_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_cuts(path: str, mtime_ns: int) -> list:
-    """The cuts of a manifest, kept across epochs (a new loader is built per epoch)."""
-    return list(load_cuts(path))
+def _load_index(path: str, mtime_ns: int) -> CutIndex:
+    """The compact index of a manifest (read once for spk2id and the loader)."""
+    return CutIndex(load_cuts(path), path)
+
+
+def _cut_index(cuts_path: str) -> CutIndex:
+    return _load_index(str(Path(cuts_path).resolve()), Path(cuts_path).stat().st_mtime_ns)
 
 
 def _worker_init(_: int) -> None:
@@ -300,8 +311,8 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
         raise VibError(f"batch_size and crop_frames must be positive, got {batch_size}, {crop_frames}")
     aug = parse_augment_config(augment) if augment is not None else None
     fbank_config = read_fbank_config(Path(cuts_path).parent)
-    all_cuts = _load_cuts(str(Path(cuts_path).resolve()), Path(cuts_path).stat().st_mtime_ns)
-    speakers = _speakers(all_cuts, cuts_path)
+    index = _cut_index(cuts_path)
+    speakers = _speakers(index, cuts_path)
     factors = _speed_factors(aug)
     for name in sorted({speed_class(s, f) for s in set(speakers) for f in factors} | set(speakers)):
         if name not in spk2id:
@@ -309,27 +320,28 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
                            f"(build it with build_spk2id(cuts_path, speed_factors={list(factors)}))")
     hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
     if aug is None:
-        for cut in all_cuts:
-            if not cut.has_features:
-                raise VibError(f"{cuts_path}: cut '{cut.id}' has no stored features; run steps/compute_fbank.sh "
-                               f"or train with augmentation")
-        lengths = np.array([cut.num_frames for cut in all_cuts], dtype=np.int64)
+        missing = np.flatnonzero(index.feat_kinds.codes < 0)
+        if missing.size:
+            raise VibError(f"{cuts_path}: cut '{index.ids[int(missing[0])]}' has no stored features; run "
+                           f"steps/compute_fbank.sh or train with augmentation")
+        lengths = index.cut_frames
         need = crop_frames
     else:
-        lengths = np.array([cut.num_samples for cut in all_cuts], dtype=np.int64)
+        lengths = index.cut_samples
         need = crop_frames * hop
     longest = max((1.0, *factors))
     usable = lengths >= int(np.ceil(need * longest))
     if not usable.all():
-        _report_short(cuts_path, [c for c, ok in zip(all_cuts, usable) if not ok], crop_frames, rank)
+        _report_short(cuts_path, [(index.ids[int(i)], float(index.duration[i])) for i in np.flatnonzero(~usable)],
+                      crop_frames, rank)
     if not usable.any():
         raise VibError(f"{cuts_path}: no cut is long enough for a crop of {crop_frames} frames")
-    cuts = [c for c, ok in zip(all_cuts, usable) if ok]
+    rows = np.flatnonzero(usable)
     kept_speakers = [s for s, ok in zip(speakers, usable) if ok]
     labels = np.array([spk2id[s] for s in kept_speakers], dtype=np.int64)
     speed_labels = np.array([[spk2id[speed_class(s, f)] for s in kept_speakers] for f in factors],
-                            dtype=np.int64).reshape(len(factors), len(cuts))
-    dataset = CropDataset(cuts, crop_frames, fbank_config, aug)
+                            dtype=np.int64).reshape(len(factors), len(rows))
+    dataset = CropDataset(index, rows, crop_frames, fbank_config, aug)
     sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug,
                           {k: len(v) for k, v in dataset.sources.items()}, epoch_size, seed, epoch, rank, world_size)
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers,
@@ -341,6 +353,6 @@ def _report_short(cuts_path: str, short: list, crop_frames: int, rank: int) -> N
     listing = Path(cuts_path).parent / SHORT_LIST_NAME.format(frames=crop_frames)
     if rank == 0:
         with atomic_output(str(listing)) as f:
-            f.writelines(f"{c.id}\t{c.duration:.3f}\n" for c in short)
+            f.writelines(f"{cut_id}\t{duration:.3f}\n" for cut_id, duration in short)
     log.warning("%s: skipped %d cut(s) shorter than a %d-frame crop; listed in %s", cuts_path, len(short),
                 crop_frames, listing)
