@@ -196,3 +196,20 @@ def test_cut_index_rebuilds_the_manifest_cuts_in_a_fraction_of_the_memory(fbank_
         len(v.blob) + v.offsets.nbytes for v in vars(many).values() if hasattr(v, "blob")) + sum(
         v.codes.nbytes for v in vars(many).values() if hasattr(v, "codes"))
     assert held / len(many) < 400  # bytes per cut (a MonoCut with features and recording: ~1.3 KB of heap)
+
+
+def test_fbank_on_the_training_device_equals_fbank_in_the_workers(fbank_corpus, augment_manifests):
+    """With fbank_on_device, workers hand augmented crops over as audio and ``batch.to(device)``
+    computes their fbank there: the same batches (run here on the CPU as the device)."""
+    from vib.data.loader import CropBatch
+
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    kwargs = dict(batch_size=4, augment=_full_aug(augment_manifests), epoch_size=12, seed=4)
+    workers = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, **kwargs))
+    loader = build_train_loader(_cuts(fbank_corpus), spk2id, num_workers=2, fbank_on_device=True, pin_memory=False,
+                                **kwargs)
+    kinds = set()
+    for (x, y), (batch, labels) in zip(workers, loader):
+        kinds.add(type(batch))
+        assert torch.equal(batch.to("cpu"), x) and torch.equal(labels, y)
+    assert kinds == {CropBatch}

@@ -243,3 +243,28 @@ def test_masks_keep_amp_activations_in_bf16(model, with_lengths):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         frames, _ = trunk(feats, lengths)
     assert frames.dtype == torch.bfloat16 and set(dtypes) == {torch.bfloat16}
+
+
+def test_trainer_takes_batches_whose_fbank_is_computed_on_its_device(tmp_path):
+    """``feats.to(device)`` on a CropBatch computes the augmented rows' fbank there."""
+    from vib.data.features import FBANK_DEFAULTS
+    from vib.data.loader import CropBatch
+
+    def loader(epoch):
+        for feats, labels in SyntheticLoader(epoch, steps=3):
+            waves = torch.randn(len(labels), 40 * 160, generator=torch.Generator().manual_seed(epoch))
+            yield CropBatch(len(labels), torch.arange(0), None, torch.arange(len(labels)), waves,
+                            dict(FBANK_DEFAULTS), 40), labels
+
+    class Sized:
+        def __init__(self, epoch):
+            self.epoch = epoch
+
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            return loader(self.epoch)
+
+    train(tiny_config(epochs=1), tmp_path, Sized, NUM_CLASSES, log=_quiet)
+    assert (tmp_path / "final.pt").exists()

@@ -107,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     distributed.barrier(ctx)
 
     loaders = []  # one loader, its workers kept across epochs; the sampler plans each epoch
+    # augmented crops' fbank on the training device ("auto": when that is a GPU), or in the workers
+    choice = dcfg["fbank_on_device"]
+    if choice not in ("auto", True, False):
+        raise VibError(f"data.fbank_on_device must be auto, true or false, got {choice!r}")
+    on_device = choice is True or (choice == "auto" and ctx.device.type == "cuda")
 
     def loader_factory(epoch: int):
         if not loaders:
@@ -114,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
                 augment=dcfg["augment"], epoch_size=tcfg["epoch_size"], num_workers=tcfg["num_workers"],
                 seed=config["seed"], epoch=epoch, rank=rank, world_size=ctx.world,
-                pin_memory=ctx.device.type == "cuda"))
+                pin_memory=ctx.device.type == "cuda", fbank_on_device=on_device))
         loaders[0].sampler.set_epoch(epoch)
         return loaders[0]
 

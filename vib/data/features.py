@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import torch
 import yaml
 from lhotse import CutSet, Fbank, FbankConfig, LilcomChunkyWriter
 from lhotse.utils import fastcopy
@@ -56,12 +55,6 @@ def write_fbank_config(fbank_dir: str | os.PathLike, config: dict[str, Any]) -> 
     """Writes ``fbank.yaml`` atomically."""
     with atomic_output(str(Path(fbank_dir) / FBANK_CONFIG_NAME)) as f:
         yaml.safe_dump(config, f, sort_keys=True)
-
-
-def num_frames(num_samples: int, config: dict[str, Any]) -> int:
-    """Frames Lhotse's Fbank (snip_edges=False) gives for ``num_samples`` samples."""
-    hop = int(round(config["frame_shift"] * config["sampling_rate"]))
-    return int((num_samples + hop // 2) // hop)
 
 
 def compute_fbank_part(cuts_in: str | os.PathLike, storage: str | os.PathLike, cuts_out: str | os.PathLike,
@@ -110,9 +103,3 @@ def export_kaldi_feats(cuts_path: str | os.PathLike, wspecifier: str) -> int:
             writer.write(cut.id, cut.load_features().astype(np.float32))
             count += 1
     return count
-
-
-def fbank_batch(extractor: Fbank, waves: np.ndarray) -> torch.Tensor:
-    """Fbank of equal-length waveforms ``[B, N]`` (float, [-1, 1]) -> ``[B, T, F]``, in one call."""
-    with torch.no_grad():
-        return extractor.extractor(torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)))

@@ -31,7 +31,7 @@ from vib.cli import VibError
 from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
 from vib.data.cut_index import CutIndex
-from vib.data.features import fbank_batch, fbank_extractor, num_frames, read_fbank_config
+from vib.data.features import fbank_extractor, read_fbank_config
 from vib.data.manifests import load_cuts
 from vib.io.tables import atomic_output
 
@@ -157,8 +157,9 @@ class CropDataset(Dataset):
     """Turns a :class:`BatchPlan` into ``(feats [B, crop_frames, F] float32, labels [B] int64)``."""
 
     def __init__(self, index: CutIndex, rows: np.ndarray, crop_frames: int, fbank_config: dict[str, Any],
-                 augment: AugmentConfig | None):
+                 augment: AugmentConfig | None, fbank_on_device: bool = False):
         self.index, self.rows, self.crop_frames, self.augment = index, rows, crop_frames, augment
+        self.fbank_on_device = fbank_on_device
         self.fbank_config = fbank_config
         self.hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
         self.crop_samples = crop_frames * self.hop
@@ -171,7 +172,6 @@ class CropDataset(Dataset):
             for kind, recs in self.sources.items():
                 if not recs:
                     raise VibError(f"augmentation '{kind}': its manifest has no recordings")
-        self._extractor = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -180,7 +180,7 @@ class CropDataset(Dataset):
         """Cut ``i`` of the dataset (rebuilt from the compact index)."""
         return self.index.cut(self.rows[i])
 
-    def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor | CropBatch, torch.Tensor]:
         feats = self._stored(plan) if self.augment is None else self._augmented(plan)
         return feats, torch.from_numpy(plan.label.astype(np.int64))
 
@@ -213,27 +213,26 @@ class CropDataset(Dataset):
         start = int(offset_fraction * (recording.num_samples - length))
         return _fit(read_samples(recording, start, length), length)
 
-    def _augmented(self, plan: BatchPlan) -> torch.Tensor:
+    def _augmented(self, plan: BatchPlan) -> torch.Tensor | CropBatch:
         """Rows that drew no augmentation come from the stored features (no fbank to compute);
-        the others are read as audio, augmented and turned into fbank in one call."""
+        the others are read as audio, augmented and turned into fbank in one call, here or,
+        with ``fbank_on_device``, on the training device (a :class:`CropBatch`)."""
         clean = (plan.speed == 1.0) & (plan.reverb < 0)
         for idx, _, _ in plan.additive.values():
             clean &= idx[:, 0] < 0
         clean &= self.index.feat_kinds.codes[self.rows[plan.cut]] >= 0
-        parts = []
-        if clean.any():
-            parts.append((clean, self._stored_crops(plan.cut[clean], plan.start[clean] // self.hop)))
+        stored = self._stored_crops(plan.cut[clean], plan.start[clean] // self.hop) if clean.any() else None
         rows = ~clean
-        if rows.any():
-            parts.append((rows, self._augmented_fbank(BatchPlan(
-                plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
-                {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}))))
-        feats = torch.empty((len(plan.cut), *parts[0][1].shape[1:]))
-        for where, values in parts:
-            feats[torch.from_numpy(where)] = values
-        return feats
+        waves = self._augmented_waves(BatchPlan(
+            plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
+            {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()})) if rows.any() else None
+        batch = CropBatch(len(plan.cut), torch.from_numpy(np.flatnonzero(clean)), stored,
+                          torch.from_numpy(np.flatnonzero(rows)), None if waves is None else torch.from_numpy(waves),
+                          self.fbank_config, self.crop_frames)
+        return batch if self.fbank_on_device else batch.to("cpu")
 
-    def _augmented_fbank(self, plan: BatchPlan) -> torch.Tensor:
+    def _augmented_waves(self, plan: BatchPlan) -> np.ndarray:
+        """The augmented audio crops ``[B, crop_samples]`` of ``plan``."""
         n = self.crop_samples
         waves = np.empty((len(plan.cut), n), dtype=np.float32)
         for row, (index, start, speed) in enumerate(zip(plan.cut, plan.start, plan.speed)):
@@ -255,9 +254,48 @@ class CropDataset(Dataset):
                 for k in np.flatnonzero(idx[row] >= 0):
                     noise[j] += self._segment(recordings[idx[row, k]], offsets[row, k], n)
             waves[rows] = add_at_snr(waves[rows], noise, snr[rows])
-        if self._extractor is None:
-            self._extractor = fbank_extractor(self.fbank_config)
-        return _fit_frames(fbank_batch(self._extractor, waves), self.crop_frames)
+        return waves
+
+
+@dataclass
+class CropBatch:
+    """A batch whose augmented rows are still audio: ``to(device)`` computes their fbank
+    there (one call for the batch, the stored features' options) and returns the features
+    ``[B, crop_frames, F]``, so that the trainer's ``feats.to(device)`` takes either."""
+
+    size: int
+    stored_rows: torch.Tensor            # [S] rows read from the stored features
+    stored: torch.Tensor | None          # [S, crop_frames, F]
+    wave_rows: torch.Tensor              # [K] rows to compute
+    waves: torch.Tensor | None           # [K, crop_samples] float32
+    fbank_config: dict[str, Any]
+    crop_frames: int
+
+    def pin_memory(self) -> "CropBatch":
+        pin = (lambda t: None if t is None else t.pin_memory())
+        return CropBatch(self.size, self.stored_rows, pin(self.stored), self.wave_rows, pin(self.waves),
+                         self.fbank_config, self.crop_frames)
+
+    def to(self, device: str | torch.device, non_blocking: bool = False) -> torch.Tensor:
+        parts = []
+        if self.stored is not None:
+            parts.append((self.stored_rows, self.stored.to(device, non_blocking=non_blocking)))
+        if self.waves is not None:
+            module = _fbank_module(tuple(sorted(self.fbank_config.items())), str(torch.device(device)))
+            with torch.no_grad(), torch.autocast(torch.device(device).type, enabled=False):
+                fbank = module(self.waves.to(device, non_blocking=non_blocking))
+            parts.append((self.wave_rows, _fit_frames(fbank, self.crop_frames)))
+        first = parts[0][1]
+        feats = torch.empty((self.size, *first.shape[1:]), dtype=first.dtype, device=first.device)
+        for rows, values in parts:
+            feats[rows.to(first.device)] = values
+        return feats
+
+
+@functools.lru_cache(maxsize=4)
+def _fbank_module(config: tuple, device: str) -> torch.nn.Module:
+    """Lhotse's fbank as a torch module on ``device`` (the same one the workers would run)."""
+    return fbank_extractor(dict(config)).extractor.to(device).eval()
 
 
 def _fit(array: np.ndarray, length: int) -> np.ndarray:
@@ -291,7 +329,7 @@ def _worker_init(_: int) -> None:
 def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: int, crop_frames: int = 200,
                        augment: dict[str, Any] | None = None, epoch_size: int | None = None, num_workers: int = 0,
                        seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1,
-                       pin_memory: bool = False) -> DataLoader:
+                       pin_memory: bool = False, fbank_on_device: bool = False) -> DataLoader:
     """A DataLoader over ``cuts_path`` (cuts with stored fbank, e.g. ``fbank/train/cuts.jsonl.gz``)
     yielding ``(feats FloatTensor[B, crop_frames, F], labels LongTensor[B])``.
 
@@ -302,7 +340,9 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
     ``<cuts dir>/too_short_for_crop<crop_frames>``; ``spk2id`` must hold every speaker
     (and ``<spk>_sp<factor>`` for each speed factor). Workers persist: for the next epoch
     call ``loader.sampler.set_epoch(e)`` on the same loader. ``pin_memory`` (CUDA training)
-    makes host-to-GPU copies asynchronous."""
+    makes host-to-GPU copies asynchronous. ``fbank_on_device``: workers hand augmented
+    crops over as audio (:class:`CropBatch`) and ``batch.to(device)`` computes their fbank
+    there, which takes the costliest per-crop step off the CPU workers."""
     if not Path(cuts_path).is_file():
         raise VibError(f"missing cut manifest '{cuts_path}'")
     if not 0 <= rank < world_size:
@@ -341,7 +381,7 @@ def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: in
     labels = np.array([spk2id[s] for s in kept_speakers], dtype=np.int64)
     speed_labels = np.array([[spk2id[speed_class(s, f)] for s in kept_speakers] for f in factors],
                             dtype=np.int64).reshape(len(factors), len(rows))
-    dataset = CropDataset(index, rows, crop_frames, fbank_config, aug)
+    dataset = CropDataset(index, rows, crop_frames, fbank_config, aug, fbank_on_device)
     sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug,
                           {k: len(v) for k, v in dataset.sources.items()}, epoch_size, seed, epoch, rank, world_size)
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers,
