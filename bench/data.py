@@ -58,10 +58,12 @@ def make_corpus(root: Path, minutes: float) -> float:
     return total
 
 
-def crops_per_second(cuts: str, spk2id: dict, args, augment, workers: int) -> tuple[float, float]:
-    """(crops per wall second, crops per CPU second of this process and its workers)."""
+def crops_per_second(cuts: str, spk2id: dict, args, augment, workers: int,
+                     fbank_on_device: bool = False) -> tuple[float, float]:
+    """(crops per wall second, crops per CPU second of this process and its workers);
+    ``fbank_on_device``: the loader's side only (the augmented crops' fbank is left to the device)."""
     loader = build_train_loader(cuts, spk2id, batch_size=args.batch_size, augment=augment, epoch_size=args.crops,
-                                num_workers=workers, seed=0)
+                                num_workers=workers, seed=0, fbank_on_device=fbank_on_device)
     cpu = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     start = time.perf_counter()
     count = sum(len(y) for _, y in loader)
@@ -113,8 +115,9 @@ def loader_figures(root: Path, args) -> list[Figure]:
     cuts = str(root / f"fbank{args.threads}" / "cuts.jsonl.gz")
     spk2id = build_spk2id(cuts, speed_factors=(0.9, 1.1))
     rates = {}
-    for name, aug, workers in (("stored", None, 0), ("aug0", augment, 0), ("augN", augment, args.threads)):
-        runs = [crops_per_second(cuts, spk2id, args, aug, workers) for _ in range(args.repeats)]
+    for name, aug, workers, on_device in (("stored", None, 0, False), ("aug0", augment, 0, False),
+                                          ("augN", augment, args.threads, False), ("dev0", augment, 0, True)):
+        runs = [crops_per_second(cuts, spk2id, args, aug, workers, on_device) for _ in range(args.repeats)]
         rates[name] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
     crops = f"{args.crops:,} crops of 200 frames, batch {args.batch_size}"
     return [Figure(GROUP, f"loader crops/s, augmented on the fly, {args.threads} workers ({crops})",
@@ -122,7 +125,10 @@ def loader_figures(root: Path, args) -> list[Figure]:
                    args.repeats, note=f"per CPU-second: {rates['augN'][1]:.0f} vs {rates['aug0'][1]:.0f}; "
                                       "speed, reverb, noise, music, babble"),
             Figure(GROUP, f"loader crops/s, stored features, 0 workers ({crops})", rates["stored"][0], "crops/s",
-                   better="higher", repeats=args.repeats, note=f"per CPU-second: {rates['stored'][1]:.0f}")]
+                   better="higher", repeats=args.repeats, note=f"per CPU-second: {rates['stored'][1]:.0f}"),
+            Figure(GROUP, f"loader crops per CPU-second, augmented, fbank left to the GPU ({crops})",
+                   rates["dev0"][1], "crops/CPU-s", "fbank in the loader", rates["aug0"][1], "higher", args.repeats,
+                   note="data.fbank_on_device: what one CPU core feeds when the GPU computes the fbank")]
 
 
 def index_memory_figure(root: Path, count: int) -> Figure:
