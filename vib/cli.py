@@ -23,6 +23,11 @@ class VibError(Exception):
     """An error caused by the user's input; the message names the file, key or line."""
 
 
+def one_line(err: Exception) -> str:
+    """An exception's message on one line (YAML errors, for one, span several)."""
+    return " ".join(str(err).split())
+
+
 def kaldi_bool(text: str) -> bool:
     """Parses Kaldi's boolean option values: ``true`` or ``false``."""
     if text in ("true", "True"):

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import VibError, add_bool, make_parser, one_line, run
 
 USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz> <exp-dir>
 e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
@@ -52,10 +52,6 @@ def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
         target[key] = parsed
     return config
 
-
-def one_line(err: Exception) -> str:
-    """A YAML error's message on one line."""
-    return " ".join(str(err).split())
 
 
 def write_spk2id(path: Path, spk2id: dict[str, int]) -> None:

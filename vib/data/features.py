@@ -17,7 +17,7 @@ from lhotse import CutSet, Fbank, FbankConfig, LilcomChunkyWriter
 from lhotse.utils import fastcopy
 from tqdm import tqdm
 
-from vib.cli import VibError
+from vib.cli import VibError, one_line
 from vib.data.audio import cut_samples
 from vib.data.manifests import load_cuts
 from vib.io.tables import TableWriter, atomic_output
@@ -42,7 +42,7 @@ def read_fbank_config(fbank_dir: str | os.PathLike) -> dict[str, Any]:
         with open(path) as f:
             stored = yaml.safe_load(f) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise VibError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+        raise VibError(f"{path}: not valid YAML: {one_line(err)}") from None
     if not isinstance(stored, dict):
         raise VibError(f"{path}: expected fbank options (name: value lines), got a {type(stored).__name__}")
     unknown = sorted(set(stored) - set(FbankConfig.__dataclass_fields__))

@@ -29,8 +29,9 @@ class RecordError(VibError):
 
 
 class ByteStream:
-    """A forward-only reader over a binary file object, with one-byte look-ahead;
-    ``name`` (the file) goes into every error message."""
+    """A forward-only reader over a binary file object, with look-ahead (one byte from
+    :meth:`peek`, the rest of a line from :meth:`until`); ``name`` (the file) goes into
+    every error message."""
 
     def __init__(self, fd: IO[bytes], name: str):
         self.fd, self.name = fd, name
