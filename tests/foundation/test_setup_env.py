@@ -127,3 +127,61 @@ def test_setup_apt_package_still_missing_after_a_clean_install_is_an_error(tmp_p
     proc, _, installed, _ = _run_setup_apt(tmp_path, silently_skipped=["flite"])
     assert proc.returncode != 0
     assert "not installed: flite" in proc.stderr and "flite" not in installed
+
+
+# ---------------------------------------------------------------- venv + pip step, with stub python3 / pip
+STUB_PYTHON3 = r"""#!/usr/bin/env bash
+# python3 stub: --version, -c (ensurepip check), -m venv DIR (makes DIR/bin/python, a pip stub)
+case "$1" in
+  --version) echo "Python 3.11.99" ;;
+  -c) exit 0 ;;
+  -m) [ "$2" = venv ] || exit 2
+      mkdir -p "$3/bin"
+      cat >"$3/bin/python" <<'PY'
+#!/usr/bin/env bash
+echo "$*" >>"$STUB_STATE/pip_calls"
+[ -e "$STUB_STATE/pip_fails" ] && { echo "ERROR: No matching distribution found for torch==2.13.0" >&2; exit 1; }
+exit 0
+PY
+      chmod +x "$3/bin/python"; echo "venv $3" >>"$STUB_STATE/pip_calls" ;;
+esac
+"""
+
+
+def _fresh_checkout(tmp_path):
+    """A copy of what set-up reads, with no .venv, and stubs that make the apt step a no-op."""
+    root, bin_dir, state = tmp_path / "repo", tmp_path / "bin", tmp_path / "state"
+    for folder in (root / "utils", bin_dir, state):
+        folder.mkdir(parents=True)
+    for name in ("utils/setup_env.sh", "utils/setup_apt.sh", "requirements.txt", "pyproject.toml"):
+        (root / name).write_text((REPO / name).read_text())
+    (state / "installed").write_text("".join(f"{p}\n" for p in _apt_packages()))
+    for name, text in (("dpkg-query", STUB_DPKG_QUERY), ("apt-get", STUB_APT_GET), ("python3", STUB_PYTHON3)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_STATE": str(state)}
+    return root, state, env
+
+
+def test_setup_on_a_machine_without_venv_creates_it_and_installs_then_is_a_no_op(tmp_path):
+    root, state, env = _fresh_checkout(tmp_path)
+    first = subprocess.run(["bash", str(root / "utils/setup_env.sh")], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    calls = (state / "pip_calls").read_text().splitlines()
+    assert calls[0] == f"venv {root}/.venv"
+    assert any("pip install" in c and "-r requirements.txt" in c for c in calls)
+    assert any("pip install" in c and "--no-deps -e ." in c for c in calls)
+    assert (root / ".venv" / ".vib-spk-setup").is_file()
+    (state / "pip_calls").unlink()
+    second = subprocess.run(["bash", str(root / "utils/setup_env.sh")], capture_output=True, text=True, env=env)
+    assert second.returncode == 0 and "environment up to date" in second.stderr
+    assert not (state / "pip_calls").exists()
+
+
+def test_setup_stops_naming_requirements_when_pip_fails(tmp_path):
+    root, state, env = _fresh_checkout(tmp_path)
+    (state / "pip_fails").touch()
+    proc = subprocess.run(["bash", str(root / "utils/setup_env.sh")], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "ERROR: pip could not install requirements.txt" in proc.stderr
+    assert not (root / ".venv" / ".vib-spk-setup").exists()  # no stamp: the next run tries again
