@@ -13,11 +13,15 @@ measured in the same run:
     THREADS DataLoader workers against 0 workers, and from stored features;
   * memory the training stream holds per cut: the compact cut index against a list of
     Lhotse MonoCuts (what every process and forked worker held before), over --index-cuts
-    copies of the corpus's cuts, measured with tracemalloc (deterministic).
+    copies of the corpus's cuts, measured with tracemalloc (deterministic);
+  * the loader's memory with --loader-workers workers over --loader-cuts cuts, index against
+    MonoCut list: the summed PSS of the main process and its workers, each worker having run
+    a full garbage collection (as a long epoch does), per million cuts.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -167,16 +171,104 @@ def index_memory_figure(root: Path, count: int) -> Figure:
                   note="tracemalloc; every process and DataLoader worker holds one (x workers + 1)")
 
 
+def _pss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _collect_in_worker(_: int) -> None:
+    import gc
+
+    torch.set_num_threads(1)
+    gc.collect()  # what the generation-2 collections of a long epoch do: touch every tracked object
+
+
+class _CutList:
+    """The training stream's cuts as a list of Lhotse cuts (how the loader held them before the index)."""
+
+    def __init__(self, cuts: list):
+        self.cuts = cuts
+
+    def cut(self, i: int):
+        return self.cuts[i]
+
+
+def loader_memory_figure(root: Path, count: int, workers: int, batch_size: int) -> Figure:
+    """Summed PSS (MiB) of the main process + ``workers`` DataLoader workers over ``count`` cuts,
+    held as the compact index against a MonoCut list, both less a loader over the base cuts."""
+    import gc
+    import json
+
+    from lhotse import CutSet
+    from lhotse.cut import MonoCut
+    from torch.utils.data import DataLoader
+
+    from vib.data.cut_index import CutIndex
+    from vib.data.features import read_fbank_config
+    from vib.data.loader import CropDataset, CropMaker, CropSampler
+
+    base = list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
+    lines = [json.dumps(cut.to_dict()) for cut in base]
+    maker = CropMaker(200, read_fbank_config(root / "fbank1"), None)
+
+    def total_pss(holder, n: int, lengths: np.ndarray) -> float:
+        sampler = CropSampler(lengths, np.zeros(n, dtype=np.int64), np.zeros((0, n), dtype=np.int64), batch_size,
+                              200, None, {}, batch_size * workers * 2, 0, 0, 0, 1)
+        loader = DataLoader(CropDataset(holder, np.arange(n), maker), sampler=sampler, batch_size=None,
+                            num_workers=workers, worker_init_fn=_collect_in_worker, persistent_workers=True)
+        for _ in loader:
+            pass
+        kib = _pss_kib(os.getpid()) + sum(_pss_kib(p) for p in _children(os.getpid()))
+        del loader
+        gc.collect()
+        return kib / 1024
+
+    def replicated(n: int) -> list:
+        return [MonoCut.from_dict({**json.loads(lines[i % len(lines)]), "id": f"{base[i % len(base)].id}-{i}"})
+                for i in range(n)]
+
+    frames = np.array([base[i % len(base)].num_frames for i in range(count)], dtype=np.int64)
+    floor = total_pss(CutIndex(base), len(base), frames[:len(base)])
+    cuts = replicated(count)
+    listed = total_pss(_CutList(cuts), count, frames)
+    index = CutIndex(cuts)
+    del cuts
+    gc.collect()
+    indexed = total_pss(index, count, frames)
+    per_million = 1e6 / count / 1024  # MiB over count cuts -> GiB per million cuts
+    return Figure(GROUP, f"loader memory per million cuts, {workers} workers (measured over {count:,} cuts)",
+                  (indexed - floor) * per_million, "GiB", "list of Lhotse MonoCuts", (listed - floor) * per_million,
+                  "lower", 1, note=f"summed PSS of main + workers after a full gc in each, less {floor:.0f} MiB for "
+                                   f"the same loader over {len(base)} cuts; at {count:,} cuts: {indexed:.0f} vs "
+                                   f"{listed:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="audio for the fbank benchmark")
     parser.add_argument("--crops", type=int, default=1024, help="crops per loader measurement")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--index-cuts", type=int, default=100_000, help="cuts for the memory figure")
+    parser.add_argument("--loader-cuts", type=int, default=200_000, help="cuts for the loader-memory figure")
+    parser.add_argument("--loader-workers", type=int, default=8, help="workers for the loader-memory figure")
     add_common_options(parser)
     args = parser.parse_args()
     if args.tiny:
         args.minutes, args.crops, args.batch_size, args.index_cuts = 0.3, 32, 16, 2_000
+        args.loader_cuts, args.loader_workers = 2_000, 2
     torch.set_num_threads(1)
     log = FigureLog()
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,6 +279,7 @@ def main() -> None:
         for figure in fbank_figures(root, seconds, args.threads, args.repeats) + loader_figures(root, args):
             log.add(figure)
         log.add(index_memory_figure(root, args.index_cuts))
+        log.add(loader_memory_figure(root, args.loader_cuts, args.loader_workers, args.batch_size))
     log.write(args.json, "bench/data.py")
 
 

@@ -163,7 +163,7 @@ def check_extraction(report: Report, model: Path, fbank: Path, out: Path, device
 def check_throughput(report: Report, fbank: Path, device: str, size: str) -> None:
     """The pipeline's crops/s (loader with workers + trainer) over the bare step's on synthetic tensors."""
     from bench.train import BareLoop
-    from vib.data.loader import build_spk2id, build_train_loader
+    from vib.data.loader import build_spk2id, build_train_loader, set_loader_epoch
     from vib.train import merge_config, train
 
     start = time.perf_counter()
@@ -183,7 +183,7 @@ def check_throughput(report: Report, fbank: Path, device: str, size: str) -> Non
                                 num_workers=2, seed=0, pin_memory=device == "cuda")
 
     def factory(epoch: int):
-        loader.sampler.set_epoch(epoch)
+        set_loader_epoch(loader, epoch)
         return loader
 
     train(config, exp, factory, len(spk2id), log=lambda _: None)

@@ -8,8 +8,9 @@ set -euo pipefail
 nproc=1
 num_threads=0    # torch CPU threads per process (0: the config's train.num_threads)
 overrides=""     # space-separated section.key=value config overrides, e.g. "train.epochs=3"
-help_message="Usage: $0 [options] <config.yaml> <fbank-dir> <exp-dir>
+help_message="Usage: $0 [options] <config.yaml> <fbank-dir | shard-dir> <exp-dir>
  e.g.: $0 conf/cpu_vib.yaml fbank/train exp/cpu_vib
+       $0 conf/cpu_vib.yaml shards/train exp/cpu_vib     # shards of steps/make_shards.sh
        $0 --nproc 4 conf/resnet34_aam.yaml fbank/train exp/resnet34_aam
 Options:
   --nproc N          processes (GPUs) on this machine; >1 uses torchrun (default: 1)
@@ -24,7 +25,8 @@ if [ $# -ne 3 ]; then
 fi
 config=$1; fbank=$2; exp=$3
 [ -f "$config" ] || { echo "$0: no config file '$config'" >&2; exit 1; }
-[ -f "$fbank/cuts.jsonl.gz" ] || { echo "$0: no '$fbank/cuts.jsonl.gz' (run steps/compute_fbank.sh)" >&2; exit 1; }
+[ -f "$fbank/cuts.jsonl.gz" ] || [ -f "$fbank/cuts.000000.jsonl.gz" ] ||
+  { echo "$0: no '$fbank/cuts.jsonl.gz' (run steps/compute_fbank.sh) nor shards (steps/make_shards.sh)" >&2; exit 1; }
 mkdir -p "$exp"
 
 args=()

@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
               "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
               "num_threads": None, "progress": True, "finite_check_every": 50},
-    "data": {"augment": None, "fbank_on_device": "auto"},
+    "data": {"augment": None, "fbank_on_device": "auto", "shuffle_buffer": 1000},
 }
 
 

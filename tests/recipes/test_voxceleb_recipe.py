@@ -86,7 +86,7 @@ def _data_args(corpora: dict[str, Path], skip: str = "") -> list[str]:
 
 def _mtimes(work: Path) -> dict[str, int]:
     return {str(p.relative_to(work)): p.stat().st_mtime_ns
-            for top in ("data", "fbank", "exp") for p in (work / top).rglob("*") if p.is_file()}
+            for top in ("data", "fbank", "shards", "exp") for p in (work / top).rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,10 @@ def test_trials_and_embeddings_cover_the_lists(recipe, corpora, monkeypatch):
 
 
 def test_training_used_voxceleb2_with_augmentation(recipe):
+    """From shards (the recipe's default) holding features and audio: the augmented crops read it."""
     work = recipe[0]
+    shards = work / "shards" / "voxceleb2_dev"
+    assert (shards / "recording.000000.tar").is_file() and len((shards / "utt2spk").read_text().splitlines()) == 20
     wav_scp = (work / "data/voxceleb2_dev/wav.scp").read_text()
     assert "id00012-21Uxsk56VDQ-00001 ffmpeg " in wav_scp  # m4a decoded through a pipe
     for sys in SYSTEMS:

@@ -11,8 +11,9 @@ import yaml
 
 from vib.cli import VibError, add_bool, make_parser, one_line, run
 
-USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz> <exp-dir>
+USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz | shard-dir> <exp-dir>
 e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
+      vib-train conf/cpu_vib.yaml shards/train exp/cpu_vib     # shards of steps/make_shards.sh
       torchrun --nproc_per_node=4 -m vib.bin.train conf/resnet34_vib.yaml fbank/train exp/resnet34_vib
 Re-running the same command resumes from the newest checkpoint in <exp-dir>/checkpoints."""
 
@@ -70,7 +71,7 @@ def write_spk2id(path: Path, spk2id: dict[str, int]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("vib-train", __doc__, USAGE)
     parser.add_argument("config", help="YAML config (see conf/*.yaml)")
-    parser.add_argument("cuts", help="a fbank dir holding cuts.jsonl.gz, or the manifest itself")
+    parser.add_argument("cuts", help="a fbank dir holding cuts.jsonl.gz, the manifest itself, or a shard dir")
     parser.add_argument("exp_dir")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value, e.g. --set train.epochs=3 (repeatable)")
@@ -83,10 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vib.train import build_net, merge_config, train
 
     config = merge_config(load_config(args.config, args.set))
-    cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
+    from vib.data.loader import build_spk2id, build_train_loader, set_loader_epoch, speed_factors_of
+    from vib.data.shards import is_shard_dir
+
+    cuts = (os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) and not is_shard_dir(args.cuts)
+            else args.cuts)
     if not os.path.exists(cuts):
         raise VibError(f"no cut manifest at '{cuts}' (run steps/compute_fbank.sh first)")
-    from vib.data.loader import build_spk2id, build_train_loader, speed_factors_of
 
     ctx = distributed.setup(config["train"]["device"])
     rank = ctx.rank
@@ -115,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cuts, spk2id, batch_size=tcfg["batch_size"], crop_frames=tcfg["crop_frames"],
                 augment=dcfg["augment"], epoch_size=tcfg["epoch_size"], num_workers=tcfg["num_workers"],
                 seed=config["seed"], epoch=epoch, rank=rank, world_size=ctx.world,
-                pin_memory=ctx.device.type == "cuda", fbank_on_device=on_device))
-        loaders[0].sampler.set_epoch(epoch)
+                pin_memory=ctx.device.type == "cuda", fbank_on_device=on_device,
+                shuffle_buffer=dcfg["shuffle_buffer"]))
+        set_loader_epoch(loaders[0], epoch)
         return loaders[0]
 
     try:

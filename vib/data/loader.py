@@ -12,10 +12,15 @@ a crop that drew some augmentation is read as audio, augmented (see
 :mod:`vib.data.augment`) and turned into fbank on the fly with the options stored
 beside the features (``fbank.yaml``), the batch's augmented crops in one call;
 a crop that drew none is read from the stored features.
+
+From a shard dir (:mod:`vib.data.shards`) the same batches are made by
+:class:`ShardCropStream`: shards are read front to back by each worker and the plans
+drawn there, per batch (see the class).
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -25,7 +30,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from lhotse import RecordingSet
-from torch.utils.data import DataLoader, Dataset, Sampler
+from lhotse.utils import compute_num_samples
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
 from vib.cli import VibError
 from vib.data.audio import read_samples
@@ -33,6 +39,7 @@ from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, re
 from vib.data.cut_index import CutIndex
 from vib.data.features import fbank_extractor, read_fbank_config
 from vib.data.manifests import load_cuts
+from vib.data.shards import Shard, is_shard_dir, iter_shard, read_shard_dir
 from vib.io.tables import atomic_output
 
 log = logging.getLogger(__name__)
@@ -64,12 +71,17 @@ def speed_factors_of(augment: dict[str, Any] | None) -> tuple[float, ...]:
     return _speed_factors(parse_augment_config(augment) if augment is not None else None)
 
 
-def build_spk2id(cuts_path: str, speed_factors: tuple[float, ...] | list[float] = ()) -> dict[str, int]:
-    """Speaker id -> class index: the speakers sorted (C order) take 0..S-1, then for each
-    speed factor in the order given its copies ``<spk>_sp<factor>`` take the next S."""
-    if not Path(cuts_path).is_file():
-        raise VibError(f"missing cut manifest '{cuts_path}'")
-    speakers = sorted(set(_speakers(_cut_index(cuts_path), cuts_path)), key=lambda s: s.encode())
+def build_spk2id(source: str, speed_factors: tuple[float, ...] | list[float] = ()) -> dict[str, int]:
+    """Speaker id -> class index for a cut manifest or shard dir: the speakers sorted (C order)
+    take 0..S-1, then for each speed factor in the order given its copies ``<spk>_sp<factor>``
+    take the next S."""
+    if is_shard_dir(source):
+        found = read_shard_dir(source).utt2spk.values()
+    elif Path(source).is_file():
+        found = _speakers(_cut_index(source), source)
+    else:
+        raise VibError(f"missing cut manifest or shard dir '{source}'")
+    speakers = sorted(set(found), key=lambda s: s.encode())
     names = speakers + [speed_class(s, f) for f in speed_factors for s in speakers]
     return {name: index for index, name in enumerate(names)}
 
@@ -85,6 +97,35 @@ class BatchPlan:
     reverb: np.ndarray       # RIR index, -1 = none
     additive: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # kind -> (idx [B, K] -1 = unused, offset
     # fraction [B, K], snr dB [B]); a row with idx[:, 0] == -1 gets none of that kind
+
+
+def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray, speed_labels: np.ndarray,
+              need: int, aug: AugmentConfig | None, aug_sizes: dict[str, int]) -> dict[str, Any]:
+    """The random choices for n crops of cuts of ``lengths`` [n] (frames or samples) with class
+    ``labels`` [n] and speed-copy classes ``speed_labels`` [factors, n]: the :class:`BatchPlan`
+    fields but ``cut`` (label, speed, start, reverb, additive), drawn from ``rng`` in a fixed order."""
+    n = len(lengths)
+    speed = np.ones(n)
+    label = labels
+    if aug is not None and aug.speed_prob > 0:
+        which = rng.integers(len(aug.speed_factors), size=n)
+        on = rng.random(n) < aug.speed_prob
+        speed = np.where(on, np.asarray(aug.speed_factors)[which], 1.0)
+        label = np.where(on, speed_labels[which, np.arange(n)], label)
+    need_n = np.ceil(need * speed).astype(np.int64)
+    start = np.floor(rng.random(n) * (lengths - need_n + 1)).astype(np.int64)
+    reverb = np.full(n, -1)
+    if aug is not None and aug.reverb_prob > 0:
+        reverb = np.where(rng.random(n) < aug.reverb_prob, rng.integers(aug_sizes["reverb"], size=n), -1)
+    additive = {}
+    for kind, source in (aug.additive if aug is not None else ()):
+        k_max = source.speakers[1]
+        count = rng.integers(source.speakers[0], k_max + 1, size=n)
+        count[rng.random(n) >= source.prob] = 0
+        idx = rng.integers(aug_sizes[kind], size=(n, k_max))
+        idx[np.arange(k_max)[None, :] >= count[:, None]] = -1
+        additive[kind] = (idx, rng.random((n, k_max)), rng.uniform(*source.snr, size=n))
+    return dict(label=label, speed=speed, start=start, reverb=reverb, additive=additive)
 
 
 class CropSampler(Sampler[BatchPlan]):
@@ -119,31 +160,11 @@ class CropSampler(Sampler[BatchPlan]):
         return order[: self.per_rank * self.world_size][self.rank:: self.world_size]
 
     def _plan_epoch(self) -> dict[str, Any]:
-        n = self.per_rank
         cut = self._order()
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, 1])
-        aug = self.augment
-        speed = np.ones(n)
-        label = self.labels[cut]
-        if aug is not None and aug.speed_prob > 0:
-            which = rng.integers(len(aug.speed_factors), size=n)
-            on = rng.random(n) < aug.speed_prob
-            speed = np.where(on, np.asarray(aug.speed_factors)[which], 1.0)
-            label = np.where(on, self.speed_labels[which, cut], label)
-        need = np.ceil(self.need * speed).astype(np.int64)
-        start = np.floor(rng.random(n) * (self.lengths[cut] - need + 1)).astype(np.int64)
-        reverb = np.full(n, -1)
-        if aug is not None and aug.reverb_prob > 0:
-            reverb = np.where(rng.random(n) < aug.reverb_prob, rng.integers(self.aug_sizes["reverb"], size=n), -1)
-        additive = {}
-        for kind, source in (aug.additive if aug is not None else ()):
-            k_max = source.speakers[1]
-            count = rng.integers(source.speakers[0], k_max + 1, size=n)
-            count[rng.random(n) >= source.prob] = 0
-            idx = rng.integers(self.aug_sizes[kind], size=(n, k_max))
-            idx[np.arange(k_max)[None, :] >= count[:, None]] = -1
-            additive[kind] = (idx, rng.random((n, k_max)), rng.uniform(*source.snr, size=n))
-        return dict(cut=cut, label=label, speed=speed, start=start, reverb=reverb, additive=additive)
+        plan = draw_plan(rng, self.lengths[cut], self.labels[cut], self.speed_labels[:, cut], self.need,
+                         self.augment, self.aug_sizes)
+        return dict(cut=cut, **plan)
 
     def __iter__(self) -> Iterator[BatchPlan]:
         plan = self._plan_epoch()
@@ -153,13 +174,14 @@ class CropSampler(Sampler[BatchPlan]):
                             {k: (i[s], o[s], snr[s]) for k, (i, o, snr) in plan["additive"].items()})
 
 
-class CropDataset(Dataset):
-    """Turns a :class:`BatchPlan` into ``(feats [B, crop_frames, F] float32, labels [B] int64)``."""
+class CropMaker:
+    """Executes a :class:`BatchPlan` on the plan's cuts: ``make(plan, cuts)`` ->
+    ``(feats [B, crop_frames, F] float32 or a CropBatch, labels [B] int64)``; ``plan.cut`` is
+    not used (the caller resolved it into ``cuts``)."""
 
-    def __init__(self, index: CutIndex, rows: np.ndarray, crop_frames: int, fbank_config: dict[str, Any],
-                 augment: AugmentConfig | None, fbank_on_device: bool = False):
-        self.index, self.rows, self.crop_frames, self.augment = index, rows, crop_frames, augment
-        self.fbank_on_device = fbank_on_device
+    def __init__(self, crop_frames: int, fbank_config: dict[str, Any], augment: AugmentConfig | None,
+                 fbank_on_device: bool = False):
+        self.crop_frames, self.augment, self.fbank_on_device = crop_frames, augment, fbank_on_device
         self.fbank_config = fbank_config
         self.hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
         self.crop_samples = crop_frames * self.hop
@@ -173,26 +195,15 @@ class CropDataset(Dataset):
                 if not recs:
                     raise VibError(f"augmentation '{kind}': its manifest has no recordings")
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def cut(self, i: int):
-        """Cut ``i`` of the dataset (rebuilt from the compact index)."""
-        return self.index.cut(self.rows[i])
-
-    def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor | CropBatch, torch.Tensor]:
-        feats = self._stored(plan) if self.augment is None else self._augmented(plan)
+    def make(self, plan: BatchPlan, cuts: list) -> tuple[torch.Tensor | CropBatch, torch.Tensor]:
+        feats = self._stored_crops(cuts, plan.start) if self.augment is None else self._augmented(plan, cuts)
         return feats, torch.from_numpy(plan.label.astype(np.int64))
 
-    def _stored(self, plan: BatchPlan) -> torch.Tensor:
-        return self._stored_crops(plan.cut, plan.start)
-
-    def _stored_crops(self, cuts: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+    def _stored_crops(self, cuts: list, starts: np.ndarray) -> torch.Tensor:
         """Stored-feature crops ``[len(cuts), crop_frames, F]`` starting at frames ``starts``."""
         shift = self.fbank_config["frame_shift"]
         out = []
-        for index, start in zip(cuts, starts):
-            cut = self.cut(index)
+        for cut, start in zip(cuts, starts):
             crop = cut.truncate(offset=start * shift, duration=self.crop_frames * shift, preserve_id=True)
             out.append(_fit(crop.load_features(), self.crop_frames))
         return torch.from_numpy(np.stack(out).astype(np.float32))
@@ -202,8 +213,9 @@ class CropDataset(Dataset):
         try:
             audio = read_samples(cut.recording, first, length)
         except Exception as err:  # audio backends raise many types; name the utterance
-            raise VibError(f"utterance '{cut.id}' (audio '{cut.recording.sources[0].source}'): "
-                           f"cannot read audio: {err}") from err
+            where = cut.recording.sources[0].source
+            where = where if isinstance(where, str) else "in memory"
+            raise VibError(f"utterance '{cut.id}' (audio '{where}'): cannot read audio: {err}") from err
         return _fit(audio, length)
 
     def _segment(self, recording, offset_fraction: float, length: int) -> np.ndarray:
@@ -213,30 +225,30 @@ class CropDataset(Dataset):
         start = int(offset_fraction * (recording.num_samples - length))
         return _fit(read_samples(recording, start, length), length)
 
-    def _augmented(self, plan: BatchPlan) -> torch.Tensor | CropBatch:
+    def _augmented(self, plan: BatchPlan, cuts: list) -> torch.Tensor | CropBatch:
         """Rows that drew no augmentation come from the stored features (no fbank to compute);
         the others are read as audio, augmented and turned into fbank in one call, here or,
         with ``fbank_on_device``, on the training device (a :class:`CropBatch`)."""
         clean = (plan.speed == 1.0) & (plan.reverb < 0)
         for idx, _, _ in plan.additive.values():
             clean &= idx[:, 0] < 0
-        clean &= self.index.feat_kinds.codes[self.rows[plan.cut]] >= 0
-        stored = self._stored_crops(plan.cut[clean], plan.start[clean] // self.hop) if clean.any() else None
-        rows = ~clean
+        clean &= np.array([cut.has_features for cut in cuts])
+        stored_rows, rows = np.flatnonzero(clean), np.flatnonzero(~clean)
+        stored = (self._stored_crops([cuts[i] for i in stored_rows], plan.start[stored_rows] // self.hop)
+                  if len(stored_rows) else None)
         waves = self._augmented_waves(BatchPlan(
             plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
-            {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()})) if rows.any() else None
-        batch = CropBatch(len(plan.cut), torch.from_numpy(np.flatnonzero(clean)), stored,
-                          torch.from_numpy(np.flatnonzero(rows)), None if waves is None else torch.from_numpy(waves),
-                          self.fbank_config, self.crop_frames)
+            {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}),
+            [cuts[i] for i in rows]) if len(rows) else None
+        batch = CropBatch(len(cuts), torch.from_numpy(stored_rows), stored, torch.from_numpy(rows),
+                          None if waves is None else torch.from_numpy(waves), self.fbank_config, self.crop_frames)
         return batch if self.fbank_on_device else batch.to("cpu")
 
-    def _augmented_waves(self, plan: BatchPlan) -> np.ndarray:
-        """The augmented audio crops ``[B, crop_samples]`` of ``plan``."""
+    def _augmented_waves(self, plan: BatchPlan, cuts: list) -> np.ndarray:
+        """The augmented audio crops ``[B, crop_samples]`` of ``plan`` on ``cuts``."""
         n = self.crop_samples
-        waves = np.empty((len(plan.cut), n), dtype=np.float32)
-        for row, (index, start, speed) in enumerate(zip(plan.cut, plan.start, plan.speed)):
-            cut = self.cut(index)
+        waves = np.empty((len(cuts), n), dtype=np.float32)
+        for row, (cut, start, speed) in enumerate(zip(cuts, plan.start, plan.speed)):
             if speed == 1.0:
                 wave = self._read(cut, start, n)
             else:
@@ -255,6 +267,24 @@ class CropDataset(Dataset):
                     noise[j] += self._segment(recordings[idx[row, k]], offsets[row, k], n)
             waves[rows] = add_at_snr(waves[rows], noise, snr[rows])
         return waves
+
+
+class CropDataset(Dataset):
+    """Map-style: a :class:`BatchPlan` whose ``cut`` indexes ``rows`` of a compact cut index,
+    turned into a batch by a :class:`CropMaker`."""
+
+    def __init__(self, index: CutIndex, rows: np.ndarray, maker: CropMaker):
+        self.index, self.rows, self.maker = index, rows, maker
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def cut(self, i: int):
+        """Cut ``i`` of the dataset (rebuilt from the compact index)."""
+        return self.index.cut(self.rows[i])
+
+    def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor | CropBatch, torch.Tensor]:
+        return self.maker.make(plan, [self.cut(i) for i in plan.cut])
 
 
 @dataclass
@@ -326,73 +356,185 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def build_train_loader(cuts_path: str, spk2id: dict[str, int], *, batch_size: int, crop_frames: int = 200,
+def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, crop_frames: int = 200,
                        augment: dict[str, Any] | None = None, epoch_size: int | None = None, num_workers: int = 0,
                        seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1,
-                       pin_memory: bool = False, fbank_on_device: bool = False) -> DataLoader:
-    """A DataLoader over ``cuts_path`` (cuts with stored fbank, e.g. ``fbank/train/cuts.jsonl.gz``)
-    yielding ``(feats FloatTensor[B, crop_frames, F], labels LongTensor[B])``.
+                       pin_memory: bool = False, fbank_on_device: bool = False,
+                       shuffle_buffer: int = 1000) -> DataLoader:
+    """A DataLoader over ``source`` yielding ``(feats FloatTensor[B, crop_frames, F], labels LongTensor[B])``.
 
+    ``source``: a cut manifest with stored fbank (e.g. ``fbank/train/cuts.jsonl.gz``), read at
+    random through a compact index, or a shard dir (:mod:`vib.data.shards`), read front to back
+    shard by shard with a shuffle buffer of ``shuffle_buffer`` cuts per worker.
     ``augment``: None reads stored features; a dict (see :mod:`vib.data.augment`) reads
     audio, augments it and computes fbank on the fly. ``epoch_size``: crops per epoch over
     all ranks (default: one per usable cut); the last partial batch is dropped. Cuts
     shorter than a crop (at the largest speed factor) are skipped, counted, and listed in
-    ``<cuts dir>/too_short_for_crop<crop_frames>``; ``spk2id`` must hold every speaker
-    (and ``<spk>_sp<factor>`` for each speed factor). Workers persist: for the next epoch
-    call ``loader.sampler.set_epoch(e)`` on the same loader. ``pin_memory`` (CUDA training)
-    makes host-to-GPU copies asynchronous. ``fbank_on_device``: workers hand augmented
-    crops over as audio (:class:`CropBatch`) and ``batch.to(device)`` computes their fbank
-    there, which takes the costliest per-crop step off the CPU workers."""
-    if not Path(cuts_path).is_file():
-        raise VibError(f"missing cut manifest '{cuts_path}'")
+    ``<source dir>/too_short_for_crop<crop_frames>``; ``spk2id`` must hold every speaker
+    (and ``<spk>_sp<factor>`` for each speed factor). Call :func:`set_loader_epoch` before
+    each epoch on the same loader (a manifest's workers persist across epochs). ``pin_memory``
+    (CUDA training) makes host-to-GPU copies asynchronous. ``fbank_on_device``: workers hand
+    augmented crops over as audio (:class:`CropBatch`) and ``batch.to(device)`` computes their
+    fbank there, which takes the costliest per-crop step off the CPU workers."""
+    sharded = is_shard_dir(source)
+    if not sharded and not Path(source).is_file():
+        raise VibError(f"missing cut manifest or shard dir '{source}'")
     if not 0 <= rank < world_size:
         raise VibError(f"rank {rank} is outside world size {world_size}")
-    if batch_size < 1 or crop_frames < 1:
-        raise VibError(f"batch_size and crop_frames must be positive, got {batch_size}, {crop_frames}")
+    if batch_size < 1 or crop_frames < 1 or shuffle_buffer < 1:
+        raise VibError(f"batch_size, crop_frames and shuffle_buffer must be positive, got {batch_size}, "
+                       f"{crop_frames}, {shuffle_buffer}")
     aug = parse_augment_config(augment) if augment is not None else None
-    fbank_config = read_fbank_config(Path(cuts_path).parent)
-    index = _cut_index(cuts_path)
-    speakers = _speakers(index, cuts_path)
+    where = Path(source) if sharded else Path(source).parent
+    fbank_config = read_fbank_config(where)
+    hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
+    shards = read_shard_dir(source) if sharded else None
+    if shards is not None:
+        if aug is not None and not shards.has_audio:
+            raise VibError(f"{source}: the shards hold no audio, which online augmentation reads; make them "
+                           f"with steps/make_shards.sh --audio true, or train without augmentation")
+        ids, speakers = list(shards.utt2spk), list(shards.utt2spk.values())
+        frames = np.array([shards.num_frames[u] for u in ids], dtype=np.int64)
+        samples = np.array([compute_num_samples(shards.duration[u], fbank_config["sampling_rate"]) for u in ids],
+                           dtype=np.int64)
+        durations = np.array([shards.duration[u] for u in ids])
+    else:
+        index = _cut_index(source)
+        speakers = _speakers(index, source)
+        if aug is None and (index.feat_kinds.codes < 0).any():
+            missing = int(np.flatnonzero(index.feat_kinds.codes < 0)[0])
+            raise VibError(f"{source}: cut '{index.ids[missing]}' has no stored features; run "
+                           f"steps/compute_fbank.sh or train with augmentation")
+        ids, frames, samples, durations = index.ids, index.cut_frames, index.cut_samples, index.duration
     factors = _speed_factors(aug)
     for name in sorted({speed_class(s, f) for s in set(speakers) for f in factors} | set(speakers)):
         if name not in spk2id:
-            raise VibError(f"class '{name}' of {cuts_path} is not in spk2id "
-                           f"(build it with build_spk2id(cuts_path, speed_factors={list(factors)}))")
-    hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
-    if aug is None:
-        missing = np.flatnonzero(index.feat_kinds.codes < 0)
-        if missing.size:
-            raise VibError(f"{cuts_path}: cut '{index.ids[int(missing[0])]}' has no stored features; run "
-                           f"steps/compute_fbank.sh or train with augmentation")
-        lengths = index.cut_frames
-        need = crop_frames
-    else:
-        lengths = index.cut_samples
-        need = crop_frames * hop
+            raise VibError(f"class '{name}' of {source} is not in spk2id "
+                           f"(build it with build_spk2id(source, speed_factors={list(factors)}))")
+    lengths, need = (frames, crop_frames) if aug is None else (samples, crop_frames * hop)
     longest = max((1.0, *factors))
-    usable = lengths >= int(np.ceil(need * longest))
+    min_length = int(np.ceil(need * longest))
+    usable = lengths >= min_length
     if not usable.all():
-        _report_short(cuts_path, [(index.ids[int(i)], float(index.duration[i])) for i in np.flatnonzero(~usable)],
-                      crop_frames, rank)
+        _report_short(where, [(ids[int(i)], float(durations[i])) for i in np.flatnonzero(~usable)], crop_frames, rank)
     if not usable.any():
-        raise VibError(f"{cuts_path}: no cut is long enough for a crop of {crop_frames} frames")
+        raise VibError(f"{source}: no cut is long enough for a crop of {crop_frames} frames")
+    maker = CropMaker(crop_frames, fbank_config, aug, fbank_on_device)
+    aug_sizes = {k: len(v) for k, v in maker.sources.items()}
+    total = epoch_size if epoch_size is not None else int(usable.sum())
+    workers = dict(num_workers=num_workers, worker_init_fn=_worker_init if num_workers > 0 else None,
+                   pin_memory=pin_memory)
+    if shards is not None:
+        stream = ShardCropStream(shards.shards, spk2id, factors, maker, batch_size, need, min_length, aug_sizes,
+                                 total, min(shuffle_buffer, max(1, int(usable.sum()) // (world_size * max(1, num_workers)))),
+                                 seed, epoch, rank, world_size)
+        # workers start anew each epoch, so that they see the epoch that set_loader_epoch set
+        return DataLoader(stream, batch_size=None, persistent_workers=False, **workers)
     rows = np.flatnonzero(usable)
     kept_speakers = [s for s, ok in zip(speakers, usable) if ok]
     labels = np.array([spk2id[s] for s in kept_speakers], dtype=np.int64)
     speed_labels = np.array([[spk2id[speed_class(s, f)] for s in kept_speakers] for f in factors],
                             dtype=np.int64).reshape(len(factors), len(rows))
-    dataset = CropDataset(index, rows, crop_frames, fbank_config, aug, fbank_on_device)
-    sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug,
-                          {k: len(v) for k, v in dataset.sources.items()}, epoch_size, seed, epoch, rank, world_size)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers,
-                      worker_init_fn=_worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
-                      pin_memory=pin_memory)
+    sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug, aug_sizes, epoch_size,
+                          seed, epoch, rank, world_size)
+    return DataLoader(CropDataset(index, rows, maker), sampler=sampler, batch_size=None,
+                      persistent_workers=num_workers > 0, **workers)
 
 
-def _report_short(cuts_path: str, short: list, crop_frames: int, rank: int) -> None:
-    listing = Path(cuts_path).parent / SHORT_LIST_NAME.format(frames=crop_frames)
+def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
+    """Makes the next pass over ``loader`` (from :func:`build_train_loader`) epoch ``epoch``."""
+    (loader.dataset if isinstance(loader.dataset, IterableDataset) else loader.sampler).set_epoch(epoch)
+
+
+class ShardCropStream(IterableDataset):
+    """The batches of one epoch for one rank, read from shards (see :mod:`vib.data.shards`).
+
+    Of the R x W reader slots (ranks x DataLoader workers), slot ``rank * W + worker`` reads
+    positions slot, slot + R W, slot + 2 R W, ... of an endless sequence of shard permutations
+    (seeded by seed, epoch and pass), skipping cuts shorter than ``min_length``, through a
+    buffer of ``buffer`` cuts that is shuffled and emptied whenever it is full (seeded by seed,
+    epoch, rank, worker). Each worker yields its share of the rank's batches (the same number
+    for every rank, as DDP needs); the crop positions and augmentations of a batch are drawn
+    as the manifest stream draws them (:func:`draw_plan`). The stream is a function of seed,
+    epoch, world size and worker count (not the same stream for another worker count)."""
+
+    def __init__(self, shards: list[Shard], spk2id: dict[str, int], factors: tuple[float, ...], maker: CropMaker,
+                 batch_size: int, need: int, min_length: int, aug_sizes: dict[str, int], epoch_size: int,
+                 buffer: int, seed: int, epoch: int, rank: int, world_size: int):
+        self.shards, self.spk2id, self.factors, self.maker = shards, spk2id, factors, maker
+        self.batch_size, self.need, self.min_length, self.aug_sizes = batch_size, need, min_length, aug_sizes
+        self.buffer, self.seed, self.epoch, self.rank, self.world_size = buffer, seed, epoch, rank, world_size
+        self.per_rank = epoch_size // world_size
+        if self.per_rank < batch_size:
+            raise VibError(f"epoch of {epoch_size} crops over {world_size} rank(s) gives fewer than one batch of "
+                           f"{batch_size} per rank")
+
+    def __len__(self) -> int:
+        return self.per_rank // self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _length(self, cut) -> int:
+        return cut.num_frames if self.maker.augment is None else cut.num_samples
+
+    def _cuts(self, slot: int, slots: int) -> Iterator:
+        """Usable cuts of the shards at this slot's positions, endlessly."""
+        n, position, empty, perm = len(self.shards), slot, 0, None
+        while True:
+            if perm is None or position // n != perm[0]:
+                perm = (position // n, np.random.default_rng([self.seed, self.epoch, position // n]).permutation(n))
+            found = False
+            for cut in iter_shard(self.shards[perm[1][position % n]]):
+                if self._length(cut) >= self.min_length:
+                    found = True
+                    yield cut
+            empty = 0 if found else empty + 1
+            if empty > 4 * n:
+                raise VibError(f"{self.shards[0].cuts.parent}: reader slot {slot} found no cut long enough for a "
+                               f"crop in {empty} shards in a row")
+            position += slots
+
+    def _shuffled(self, cuts: Iterator, rng: np.random.Generator) -> Iterator:
+        buffer = []
+        for cut in cuts:
+            buffer.append(cut)
+            if len(buffer) == self.buffer:
+                for i in rng.permutation(len(buffer)):
+                    yield buffer[i]
+                buffer = []
+
+    def _labels(self, cuts: list) -> tuple[np.ndarray, np.ndarray]:
+        speakers = []
+        for cut in cuts:
+            speaker = cut.supervisions[0].speaker if cut.supervisions else None
+            if speaker not in self.spk2id:
+                raise VibError(f"{cut.shard_origin}: cut '{cut.id}' has speaker {speaker!r}, which is not a class "
+                               f"of the shard dir's utt2spk")
+            speakers.append(speaker)
+        labels = np.array([self.spk2id[s] for s in speakers], dtype=np.int64)
+        speed = np.array([[self.spk2id[speed_class(s, f)] for s in speakers] for f in self.factors],
+                         dtype=np.int64).reshape(len(self.factors), len(cuts))
+        return labels, speed
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor | CropBatch, torch.Tensor]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        cuts = self._shuffled(self._cuts(self.rank * workers + worker, self.world_size * workers),
+                              np.random.default_rng([self.seed, self.epoch, self.rank, worker, 2]))
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, 1])
+        for _ in range(worker, len(self), workers):
+            batch = list(itertools.islice(cuts, self.batch_size))
+            labels, speed_labels = self._labels(batch)
+            lengths = np.array([self._length(cut) for cut in batch], dtype=np.int64)
+            plan = draw_plan(rng, lengths, labels, speed_labels, self.need, self.maker.augment, self.aug_sizes)
+            yield self.maker.make(BatchPlan(cut=np.arange(len(batch)), **plan), batch)
+
+
+def _report_short(where: Path, short: list, crop_frames: int, rank: int) -> None:
+    listing = where / SHORT_LIST_NAME.format(frames=crop_frames)
     if rank == 0:
         with atomic_output(str(listing)) as f:
             f.writelines(f"{cut_id}\t{duration:.3f}\n" for cut_id, duration in short)
-    log.warning("%s: skipped %d cut(s) shorter than a %d-frame crop; listed in %s", cuts_path, len(short),
+    log.warning("%s: skipped %d cut(s) shorter than a %d-frame crop; listed in %s", where, len(short),
                 crop_frames, listing)

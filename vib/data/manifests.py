@@ -32,29 +32,35 @@ SKIPPED_NAME = "skipped_utts"
 SEGMENT_END_TOLERANCE = 0.05
 # What a manifest may point at: feature stores that hold numbers (not kaldiio, whose
 # records may be pickles, nor URLs, which would download at run time) and local audio.
+# memory_* are what Lhotse Shar shards attach (lilcom bytes; .npy read without pickles).
 FEATURE_STORAGE_TYPES = frozenset({"lilcom_chunky", "lilcom_files", "lilcom_hdf5", "chunked_lilcom_hdf5",
-                                   "numpy_files", "numpy_hdf5", "memory_lilcom", "shar"})
+                                   "numpy_files", "numpy_hdf5", "memory_lilcom", "memory_npy", "shar"})
 AUDIO_SOURCE_TYPES = frozenset({"file", "command", "memory", "shar"})
 
 
+def check_cut(cut, where: str) -> None:
+    """A cut may be read only if its features' storage type is one of :data:`FEATURE_STORAGE_TYPES`
+    and its audio sources are of :data:`AUDIO_SOURCE_TYPES`; anything else is an error naming
+    ``where`` (a manifest or shard) and the cut."""
+    storage = cut.features.storage_type if getattr(cut, "has_features", False) else None
+    if storage is not None and storage not in FEATURE_STORAGE_TYPES:
+        raise VibError(f"{where}: cut '{cut.id}' stores its features as '{storage}', which is not read "
+                       f"(allowed: {', '.join(sorted(FEATURE_STORAGE_TYPES))})")
+    if getattr(cut, "has_recording", False):
+        kinds = {source.type for source in cut.recording.sources} - AUDIO_SOURCE_TYPES
+        if kinds:
+            raise VibError(f"{where}: cut '{cut.id}' has audio of source type '{kinds.pop()}', which is "
+                           f"not read (allowed: {', '.join(sorted(AUDIO_SOURCE_TYPES))})")
+
+
 def load_cuts(path: str | os.PathLike) -> CutSet:
-    """``CutSet.from_file`` plus a check of every cut: its features' storage type is one of
-    :data:`FEATURE_STORAGE_TYPES` and its audio sources are of :data:`AUDIO_SOURCE_TYPES`;
-    anything else is an error naming the manifest and the cut."""
+    """``CutSet.from_file`` with every cut passed through :func:`check_cut`."""
     try:
         cuts = CutSet.from_file(path)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise VibError(f"cannot read cut manifest '{path}': {err}") from None
     for cut in cuts:
-        storage = cut.features.storage_type if getattr(cut, "has_features", False) else None
-        if storage is not None and storage not in FEATURE_STORAGE_TYPES:
-            raise VibError(f"{path}: cut '{cut.id}' stores its features as '{storage}', which is not read "
-                           f"(allowed: {', '.join(sorted(FEATURE_STORAGE_TYPES))})")
-        if getattr(cut, "has_recording", False):
-            kinds = {source.type for source in cut.recording.sources} - AUDIO_SOURCE_TYPES
-            if kinds:
-                raise VibError(f"{path}: cut '{cut.id}' has audio of source type '{kinds.pop()}', which is "
-                               f"not read (allowed: {', '.join(sorted(AUDIO_SOURCE_TYPES))})")
+        check_cut(cut, str(path))
     return cuts
 
 

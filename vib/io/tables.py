@@ -135,7 +135,7 @@ def _is_special_file(path: str) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -150,7 +150,7 @@ def remove_stale_temps(path: str) -> list[str]:
     removed = []
     for tmp in glob.glob(f"{glob.escape(path)}.tmp.*"):
         pid = tmp.rsplit(".", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)
             removed.append(tmp)

@@ -33,8 +33,10 @@ systems="softmax aam vib"
 lists="vox1_o_cleaned vox1_e_cleaned vox1_h_cleaned"   # any of vox1_{o,e,h}[_cleaned]
 train_set=voxceleb2_dev   # voxceleb2_dev, voxceleb1_dev, or a data dir you put under data/
 top_n=300          # adaptive s-norm: cohort scores kept per side
+shards=true        # train from Lhotse Shar shards (sequential reads) instead of the fbank manifest
+shard_size=1000    # cuts per shard
 help_message="Usage: $0 [options]
-Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank, 3 training,
+Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank (+ shards), 3 training,
         4 embeddings, 5 scoring, 6 RESULTS.md + det.png
 Options (defaults in brackets):
   --stage N / --stop-stage M   run stages N..M [0 / 100]
@@ -47,7 +49,9 @@ Options (defaults in brackets):
   --systems 'a b'    [$systems]
   --lists 'a b'      trial lists [$lists]
   --train-set NAME   [$train_set]
-  --top-n N          AS-norm top-N cohort scores [$top_n]"
+  --top-n N          AS-norm top-N cohort scores [$top_n]
+  --shards true|false  train from shards of features + audio (steps/make_shards.sh) [$shards]
+  --shard-size N     cuts per shard [$shard_size]"
 . utils/parse_options.sh
 
 log() { echo "$(date '+%F %T') run.sh: $*"; }
@@ -132,23 +136,33 @@ fi
 
 # Stage 2: fbank/{<train-set>,voxceleb1}/: 80-dim log-mel fbank (lilcom) and cuts.jsonl.gz
 # pointing at it (the training set's fbank.yaml also sets the on-the-fly features).
+# With --shards true, shards/<train-set>/: the training cuts with features and audio (FLAC) in
+# tar shards of --shard-size cuts, read front to back in training (VoxCeleb2 as files does
+# not fit a page cache, and random reads of a million small files bound training).
+case $shards in true|false) ;; *) die "--shards must be true or false, got '$shards'" ;; esac
+train_data=fbank/$train_set
+! $shards || train_data=shards/$train_set
 if runs 2; then
   for x in $train_set $eval_set; do
     log "stage 2: fbank of $x"
     steps/compute_fbank.sh --nj "$nj" data/$x fbank/$x
   done
+  if $shards; then
+    log "stage 2: shards of $train_set"
+    steps/make_shards.sh --audio true --shard-size "$shard_size" --nj "$nj" fbank/$train_set $train_data
+  fi
 fi
 
 # Stage 3: exp/<system>/final.pt (average of the last checkpoints), checkpoints/, train.jsonl,
-# curve.png, train.log. A killed run resumes from its newest checkpoint; a system whose
-# final.pt is newer than its config is done.
+# curve.png, train.log, trained from $train_data. A killed run resumes from its newest
+# checkpoint; a system whose final.pt is newer than its config is done.
 if runs 3; then
   for sys in $systems; do
     if [ -f exp/$sys/final.pt ] && [ exp/$sys/final.pt -nt "$conf_dir/$sys.yaml" ]; then
       log "stage 3: $sys is trained (exp/$sys/final.pt)"; continue
     fi
     log "stage 3: training $sys ($conf_dir/$sys.yaml, $nproc process(es))"
-    steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" fbank/$train_set exp/$sys
+    steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" $train_data exp/$sys
   done
 fi
 
