@@ -121,8 +121,9 @@ def check_kill_and_resume(report: Report, name: str, config_path: Path, fbank: P
     ok = resumed.returncode == 0 and (exp / "final.pt").exists() and len(rows) == 2 and (
         not killed or "resuming from" in text)
     detail = (f"{'killed after epoch 1, resumed' if killed else 'finished before the kill'}; "
-              + (f"epoch 2: loss {rows[-1]['loss']:.3f}, acc {100 * rows[-1]['acc']:.1f} %, margin "
-                 f"{rows[-1]['margin']:.2f}, {rows[-1]['crops_per_s']:.0f} crops/s" if rows else
+              + (f"epoch 2: loss {rows[-1]['loss']:.3f}, acc {100 * rows[-1]['acc']:.1f} %, "
+                 + "".join(f"{k} {rows[-1][k]:.3g}, " for k in ("margin", "beta") if k in rows[-1])
+                 + f"{rows[-1]['crops_per_s']:.0f} crops/s" if rows else
                  f"exit {resumed.returncode}: {text.strip().splitlines()[-1] if text.strip() else ''}"))
     report.add(f"train {name}, 2 epochs, bf16 AMP, kill + resume", ok, time.perf_counter() - start, detail)
 

@@ -38,7 +38,8 @@ from vib import checkpoint as ckpt  # noqa: E402
 from vib.bin.train import load_config  # noqa: E402
 from vib.extract import batch_pieces, embed_batch  # noqa: E402
 from vib.models import build_model, count_parameters  # noqa: E402
-from vib.train import build_net, build_optimizer, merge_config, train  # noqa: E402
+from vib.optim import build_optimizer  # noqa: E402
+from vib.train import build_net, merge_config, train  # noqa: E402
 
 GROUP = "Training and extraction"
 RESNET34 = {"type": "resnet", "channels": 32, "layers": [3, 4, 6, 3], "embed_dim": 256}
@@ -62,6 +63,7 @@ class BareLoop:
             torch.backends.cudnn.benchmark = True
             self.net.extractor.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.net.parameters(), config["optim"])
+        self.net.head.set_progress(float(config["train"]["epochs"]))  # schedules at their final values
 
     def crops_per_s(self, batches: list) -> float:
         cuda = self.device.type == "cuda"
@@ -70,7 +72,7 @@ class BareLoop:
         start = time.perf_counter()
         for feats, labels in batches:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda):
-                loss = self.net(feats.to(self.device), labels.to(self.device), 0.1, 1e-3)["loss"]
+                loss = self.net(feats.to(self.device), labels.to(self.device))["loss"]
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

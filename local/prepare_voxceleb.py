@@ -27,9 +27,10 @@ import numpy as np
 from lhotse import CutSet, RecordingSet, SupervisionSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vib.cli import VibError, add_bool, make_parser, run  # noqa: E402
+from vib.cli import add_bool, make_parser, run  # noqa: E402
 from vib.data.kaldi_dir import write_kaldi_data_dir  # noqa: E402
 from vib.data.manifests import Manifests, build_manifests, write_manifests  # noqa: E402
+from vib.errors import VibError  # noqa: E402
 from vib.io.tables import atomic_output  # noqa: E402
 
 log = logging.getLogger("prepare_voxceleb")

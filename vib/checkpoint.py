@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
 

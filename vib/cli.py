@@ -18,14 +18,7 @@ import signal
 import sys
 from typing import Callable, Sequence
 
-
-class VibError(Exception):
-    """An error caused by the user's input; the message names the file, key or line."""
-
-
-def one_line(err: Exception) -> str:
-    """An exception's message on one line (YAML errors, for one, span several)."""
-    return " ".join(str(err).split())
+from vib.errors import VibError
 
 
 def kaldi_bool(text: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 @dataclass(frozen=True)

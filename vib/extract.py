@@ -27,9 +27,9 @@ import torch
 from tqdm import tqdm
 
 from vib import checkpoint as ckpt
-from vib.cli import VibError
 from vib.data.kaldi_dir import write_kaldi_map
-from vib.heads import head_is_stochastic_embedding
+from vib.errors import VibError
+from vib.heads import head_needs_logvar
 from vib.io.tables import TableWriter, atomic_output
 from vib.models import Extractor, build_model
 
@@ -56,7 +56,7 @@ def load_extractor(model_path: str | Path, device: str | torch.device = "cpu") -
     if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "head")):
         raise VibError(f"'{model_path}': its config has no 'model' and 'head' sections")
     try:
-        model = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
+        model = build_model(config["model"], head_needs_logvar(config["head"]))
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError, ValueError) as err:
         first = str(err).strip().splitlines()[0]

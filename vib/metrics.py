@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def _check(tar: np.ndarray, non: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,11 +30,12 @@ from tqdm import tqdm
 
 from vib import checkpoint as ckpt
 from vib import distributed
-from vib.cli import VibError
-from vib.heads import build_head, head_is_stochastic_embedding
+from vib.errors import VibError
+from vib.heads import DEFAULT_HEAD, build_head, head_needs_logvar, head_options
 from vib.io.tables import atomic_output
-from vib.models import build_model, count_parameters
-from vib.schedules import learning_rate, ramp
+from vib.models import DEFAULT_MODEL, build_model, count_parameters
+from vib.optim import build_optimizer, complete_optim, schedule_options
+from vib.schedules import learning_rate
 
 LoaderFactory = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
@@ -42,9 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "model": {"type": "resnet"},
     "head": {"type": "softmax"},
-    "optim": {"name": "sgd", "lr": 0.1, "final_lr": None, "momentum": 0.9, "nesterov": True,
-              "weight_decay": 1e-4, "betas": [0.9, 0.999], "warmup_epochs": 0, "warmup_start_lr": 0.0,
-              "grad_clip": None},
+    "optim": {},  # completed by vib.optim.complete_optim (defaults in the optimizers' signatures)
     "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
               "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
               "num_threads": None, "progress": True, "finite_check_every": 50},
@@ -52,16 +51,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-# Options of ``optim:`` that the named optimizer does not read.
-_UNUSED_BY_OPTIMIZER = {"sgd": {"betas"}, "adam": {"momentum", "nesterov"}, "adamw": {"momentum", "nesterov"}}
-
-
 class TrainingDiverged(VibError):
     """The loss (or gradient norm) became NaN or infinite."""
 
 
 def merge_config(user: dict[str, Any]) -> dict[str, Any]:
-    """Fills defaults into a config; unknown top-level sections or keys are errors."""
+    """Fills defaults into a config (``train``, ``data``, ``optim``: every key; ``head`` is
+    checked against its constructor's signature and kept as given, ``model`` is checked when
+    built); unknown sections or keys are errors."""
     config = copy.deepcopy(DEFAULTS)
     for section, values in (user or {}).items():
         if section not in config:
@@ -69,20 +66,15 @@ def merge_config(user: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(values, dict):
             config[section] = values
             continue
-        if section in ("optim", "train", "data"):
+        if section in ("train", "data"):
             unknown = set(values) - set(config[section])
             if unknown:
                 raise VibError(f"unknown option(s) in config section '{section}': {', '.join(sorted(unknown))}")
             config[section].update(values)
-            if section == "optim":
-                # keys set away from their defaults (a merged config is merged again by train())
-                given = {k for k, v in values.items() if v != DEFAULTS["optim"][k]}
-                unused = sorted(given & _UNUSED_BY_OPTIMIZER.get(config["optim"]["name"], set()))
-                if unused:
-                    raise VibError(f"optim option(s) {', '.join(unused)} would be ignored by optimizer "
-                                   f"'{config['optim']['name']}'; remove them")
         else:
             config[section] = dict(values)
+    config["optim"] = complete_optim(config["optim"])
+    head_options(config["head"])
     return config
 
 
@@ -93,64 +85,57 @@ class TrainNet(nn.Module):
         super().__init__()
         self.extractor, self.head = extractor, head
 
-    def forward(self, feats: torch.Tensor, labels: torch.Tensor, margin: float, beta: float) -> dict:
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> dict:
         mu, logvar = self.extractor(feats)
         # Classifier, margin, KL and cross-entropy in fp32 with autocast off, for every head: under
         # CUDA autocast a bf16 cosine has a spacing of 0.0039 (0.125 logit at s = 32), and ops on
         # CUDA's fp32 list (pow) would meet bf16 ones (scatter) with mixed dtypes.
         with torch.autocast(mu.device.type, enabled=False):
-            return dict(self.head(mu.float(), None if logvar is None else logvar.float(), labels,
-                                  margin=margin, beta=beta))
+            return dict(self.head(mu.float(), None if logvar is None else logvar.float(), labels))
 
 
 def build_net(config: dict[str, Any], num_classes: int) -> TrainNet:
     """Extractor and head from a merged config."""
-    extractor = build_model(config["model"], head_is_stochastic_embedding(config["head"]))
+    extractor = build_model(config["model"], head_needs_logvar(config["head"]))
     return TrainNet(extractor, build_head(config["head"], extractor.embed_dim, num_classes))
 
 
-def build_optimizer(params: Iterable[nn.Parameter], optim_cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """SGD (momentum, nesterov, weight decay) or Adam/AdamW."""
-    name = optim_cfg["name"]
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=optim_cfg["lr"], momentum=optim_cfg["momentum"],
-                               nesterov=optim_cfg["nesterov"], weight_decay=optim_cfg["weight_decay"])
-    if name in ("adam", "adamw"):
-        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return cls(params, lr=optim_cfg["lr"], betas=tuple(optim_cfg["betas"]), weight_decay=optim_cfg["weight_decay"])
-    raise VibError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
-
-
-def _write_history(exp_dir: Path, history: list[dict[str, Any]]) -> None:
+def _write_history(exp_dir: Path, history: list[dict[str, Any]], schedules: list[str]) -> None:
     with atomic_output(str(exp_dir / "train.jsonl")) as f:
         for row in history:
             f.write(json.dumps(row) + "\n")
-    plot_curve(history, exp_dir / "curve.png")
+    plot_curve(history, exp_dir / "curve.png", schedules)
 
 
-def plot_curve(history: list[dict[str, Any]], path: Path) -> None:
-    """Loss / CE / KL, accuracy, lr and margin/beta against epoch, as a PNG (atomic)."""
+# Row keys that are not curves of the loss panel.
+_NOT_LOSSES = {"epoch", "acc", "lr", "crops_per_s", "seconds"}
+
+
+def plot_curve(history: list[dict[str, Any]], path: Path, schedules: list[str]) -> None:
+    """The loss and the head's scalars, the accuracy, and the learning rate with the head's
+    ``schedules`` (row keys: ``margin``, ``beta``, ...) against epoch, as a PNG (atomic)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    for key in ("loss", "ce", "kl"):
+    for key in (k for k in history[-1] if k not in _NOT_LOSSES and k not in schedules):
         axes[0].plot(epochs, [row[key] for row in history], marker=".", label=key)
-    axes[0].set_title("loss (nats)")
+    axes[0].set_title("loss (nats) and head scalars")
     axes[1].plot(epochs, [row["acc"] for row in history], marker=".")
     axes[1].set_title("training accuracy")
     axes[2].plot(epochs, [row["lr"] for row in history], marker=".", label="lr")
     axes[2].set_yscale("log")
-    twin = axes[2].twinx()
-    twin.plot(epochs, [row["margin"] for row in history], "g--", label="margin")
-    twin.plot(epochs, [row["beta"] for row in history], "r:", label="beta")
-    axes[2].set_title("lr (log), margin / beta")
+    axes[2].set_title("lr (log)" + (f", {' / '.join(schedules)}" if schedules else ""))
+    if schedules:
+        twin = axes[2].twinx()
+        for key, style in zip(schedules, ("g--", "r:", "m-.", "c-")):
+            twin.plot(epochs, [row[key] for row in history], style, label=key)
+        twin.legend(loc="center right")
     for ax in axes:
         ax.set_xlabel("epoch")
     axes[0].legend()
-    twin.legend(loc="center right")
     fig.tight_layout()
     tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     fig.savefig(tmp, format="png", dpi=80)
@@ -159,9 +144,9 @@ def plot_curve(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def _format_line(row: dict[str, Any], epochs: int) -> str:
-    return (f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f} ce {row['ce']:.4f} kl {row['kl']:.3f} nats "
-            f"acc {100 * row['acc']:.2f}% lr {row['lr']:.3g} margin {row['margin']:.3f} beta {row['beta']:.3g} "
-            f"sigma {row['sigma']:.4f} {row['crops_per_s']:.1f} crops/s ({row['seconds']:.1f} s)")
+    scalars = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in _NOT_LOSSES)
+    return (f"epoch {row['epoch']}/{epochs}: {scalars} acc {100 * row['acc']:.2f}% lr {row['lr']:.3g} "
+            f"{row['crops_per_s']:.1f} crops/s ({row['seconds']:.1f} s)")
 
 
 def _seed_everything(seed: int) -> None:
@@ -185,7 +170,11 @@ def check_resumable(state: dict[str, Any], config: dict[str, Any], num_classes: 
                     path: Path, force: bool) -> None:
     """Refuses to resume from ``state`` when its classes, model or head differ, or (unless
     ``force``) any other of :data:`RESUME_KEYS` or the number of processes; the error names the key."""
-    saved = merge_config(state["config"])
+    try:
+        saved = merge_config(state["config"])
+    except VibError as err:
+        raise VibError(f"{path}: its config is not one this version reads ({err}); resume with the version "
+                       f"that wrote it, or train into a new experiment dir") from None
     if state["num_classes"] != num_classes:
         raise VibError(f"{path}: trained with {state['num_classes']} classes, now {num_classes}")
     for key in RESUME_KEYS:
@@ -220,7 +209,7 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
     the number of processes changed."""
     config = merge_config(config)
     exp_dir = Path(exp_dir)
-    tcfg, ocfg, hcfg = config["train"], config["optim"], config["head"]
+    tcfg, ocfg = config["train"], config["optim"]
     ctx = distributed.setup(tcfg["device"])
     rank, world, device, is_main = ctx.rank, ctx.world, ctx.device, ctx.is_main
     if device.type == "cpu" and tcfg["num_threads"]:
@@ -232,7 +221,7 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
     net = build_net(config, num_classes).to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop shapes: pick the fastest kernels once
-        if config["model"].get("type", "resnet") == "resnet":
+        if config["model"].get("type", DEFAULT_MODEL) == "resnet":
             net.extractor.to(memory_format=torch.channels_last)  # 2-D convolutions: NHWC is faster under AMP
     optimizer = build_optimizer(net.parameters(), ocfg)
     use_amp = bool(tcfg["amp"]) and device.type == "cuda"
@@ -259,16 +248,17 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
         if is_main:
             log(f"resuming from {path} (epoch {start_epoch} done, step {step})")
     elif is_main:
-        log(f"training {config['model'].get('type', 'resnet')} + {hcfg.get('type')} head: "
-            f"{count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
+        log(f"training {config['model'].get('type', DEFAULT_MODEL)} + {config['head'].get('type', DEFAULT_HEAD)} "
+            f"head: {count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
             f"parameters, {num_classes} classes, {world} process(es) on {device}")
 
     model: nn.Module = net
     if world > 1:
         model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
+    schedules = list(net.head.set_progress(float(start_epoch)))  # the head's scheduled values (logged)
     for epoch in range(start_epoch, epochs):
-        row = _train_epoch(model, optimizer, scaler, loader_factory(epoch), epoch, step, config, device,
+        row = _train_epoch(model, net.head, optimizer, scaler, loader_factory(epoch), epoch, step, config, device,
                            use_amp, amp_dtype, exp_dir, is_main, world)
         step = row.pop("step")
         history.append(row)
@@ -281,7 +271,7 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
                              ckpt.checkpoint_path(exp_dir, epoch + 1))
             keep = tcfg["keep_last"] or max(1, int(tcfg["average_last"]))
             ckpt.prune(exp_dir, max(keep, int(tcfg["average_last"])))
-            _write_history(exp_dir, history)
+            _write_history(exp_dir, history, schedules)
             log(_format_line(row, epochs))
         distributed.barrier(ctx)
 
@@ -292,37 +282,40 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
     return final_path
 
 
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-                 loader: Iterable, epoch: int, step: int, config: dict[str, Any], device: torch.device,
-                 use_amp: bool, amp_dtype: torch.dtype, exp_dir: Path, is_main: bool, world: int) -> dict[str, Any]:
-    """One epoch; returns the epoch's log row (plus the new global ``step``)."""
-    tcfg, ocfg, hcfg = config["train"], config["optim"], config["head"]
+def _train_epoch(model: nn.Module, head: nn.Module, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler, loader: Iterable, epoch: int, step: int, config: dict[str, Any],
+                 device: torch.device, use_amp: bool, amp_dtype: torch.dtype, exp_dir: Path, is_main: bool,
+                 world: int) -> dict[str, Any]:
+    """One epoch; returns the epoch's log row (plus the new global ``step``): the means of the
+    loss and of every scalar the head reports, the accuracy, and the last value of the learning
+    rate and of each of the head's schedules."""
+    tcfg, ocfg = config["train"], config["optim"]
     epochs = int(tcfg["epochs"])
     steps = len(loader)  # type: ignore[arg-type]
     if steps == 0:
         raise VibError(f"epoch {epoch + 1}: the data loader yields no batches")
     model.train()
-    sums = torch.zeros(6, dtype=torch.float64, device=device)  # loss, ce, kl, correct, sigma, count
+    sums: torch.Tensor | None = None  # loss, the head's scalars (keys), correct, count; float64 on the device
+    keys: list[str] = []
     never = torch.tensor(float(steps), device=device)
     first_bad = never.clone()  # first batch with a non-finite loss (or gradient norm); checked every N steps
     check_every = max(1, int(tcfg["finite_check_every"]))
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = margin = beta = 0.0
+    schedule = schedule_options(ocfg)
+    lr, scheduled = 0.0, {}
     start = time.perf_counter()
     bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False,
                disable=not (is_main and tcfg["progress"]), dynamic_ncols=True)
     for i, (feats, labels) in enumerate(bar):
         fractional = epoch + i / steps
-        lr = learning_rate(fractional, epochs, ocfg["lr"], ocfg["final_lr"], ocfg["warmup_epochs"],
-                           ocfg["warmup_start_lr"])
-        margin = ramp(fractional, float(hcfg.get("margin", 0.0)), hcfg.get("margin_warmup"))
-        beta = ramp(fractional, float(hcfg.get("beta", 0.0)), hcfg.get("beta_warmup"))
+        lr = learning_rate(fractional, epochs, ocfg["lr"], **schedule)
+        scheduled = head.set_progress(fractional)
         for group in optimizer.param_groups:
             group["lr"] = lr
         feats = feats.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            out = model(feats, labels, margin, beta)
+            out = model(feats, labels)
         loss = out["loss"]
         finite = torch.isfinite(loss.detach())
         optimizer.zero_grad(set_to_none=True)
@@ -337,19 +330,23 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: tor
         scaler.update()
         step += 1
         batch = labels.shape[0]
+        if sums is None:
+            keys = [k for k in out if k not in ("loss", "logits")]
         correct = (out["logits"].argmax(dim=-1) == labels).sum()
-        sums += torch.stack([loss.detach() * batch, out["ce"].detach() * batch, out["kl"].detach() * batch,
-                             correct, out["sigma"].detach() * batch, torch.tensor(batch, device=device)]).double()
+        batch_sums = torch.stack([loss.detach() * batch, *(out[k].detach() * batch for k in keys), correct,
+                                  torch.tensor(batch, device=device)]).double()
+        sums = batch_sums if sums is None else sums + batch_sums
         if (i + 1) % check_every == 0 or i + 1 == steps:  # one host sync (and all-reduce) per N steps
             _check_finite(first_bad, steps, world, exp_dir, epoch)
     bar.close()
     if world > 1:
         dist.all_reduce(sums)
     seconds = time.perf_counter() - start
-    loss_sum, ce_sum, kl_sum, correct, sigma_sum, count = sums.tolist()
-    return {"epoch": epoch + 1, "loss": loss_sum / count, "ce": ce_sum / count, "kl": kl_sum / count,
-            "acc": correct / count, "lr": lr, "margin": margin, "beta": beta, "sigma": sigma_sum / count,
-            "crops_per_s": count / seconds, "seconds": seconds, "step": step}
+    totals = sums.tolist()
+    count = totals[-1]
+    return {"epoch": epoch + 1, "loss": totals[0] / count, **{k: v / count for k, v in zip(keys, totals[1:-2])},
+            "acc": totals[-2] / count, "lr": lr, **scheduled, "crops_per_s": count / seconds, "seconds": seconds,
+            "step": step}
 
 
 def _check_finite(first_bad: torch.Tensor, steps: int, world: int, exp_dir: Path, epoch: int) -> None:

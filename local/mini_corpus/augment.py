@@ -19,7 +19,7 @@ import numpy as np
 from local.mini_corpus.synth import SAMPLE_RATE, engine_wav, sox_process, trim_silence, write_wav
 from local.mini_corpus.text import random_text
 from local.mini_corpus.voices import Voice
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import atomic_output
 
 # room-size folder -> (side length range in m, RT60 range in s), after Kaldi's simulated RIRs

@@ -39,8 +39,9 @@ from local.mini_corpus.splits import make_trials, split_donors, write_trials
 from local.mini_corpus.synth import UttSpec, check_voice, synthesize, write_wav
 from local.mini_corpus.text import TEXT_KINDS
 from local.mini_corpus.voices import not_enough_donors, require_tool, usable_voices
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
 from vib.data.kaldi_dir import write_kaldi_data_dir
+from vib.errors import VibError
 from vib.io.tables import atomic_output
 
 log = logging.getLogger("mini_corpus")

@@ -14,7 +14,7 @@ from vib.backend.trials import read_scores
 from vib.bin import (calibrate, compute_lda, compute_metrics, compute_plda, copy_plda, cosine_scoring,
                      ivector_mean, ivector_normalize_length, ivector_subtract_global_mean, plda_scoring,
                      score_norm, transform_vec)
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_int_table, read_kaldi_matrix, read_kaldi_vector, read_plda
 from vib.io.tables import read_table_dict, write_table
 

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import (Plda, read_int_table, read_kaldi_matrix, read_kaldi_vector, read_plda,
                                   read_token_table, write_int_table, write_kaldi_matrix, write_kaldi_vector,
                                   write_plda)

@@ -9,7 +9,7 @@ from tests.backend.conftest import speaker_data
 from vib.backend.lda import compute_lda
 from vib.backend.mean import global_mean, speaker_means, subtract_mean
 from vib.backend.transforms import apply_transform, normalize_length
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def scatter_matrices(x, labels):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.backend.references import kaldi_min_dcf_loop
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.metrics import act_dcf, cllr, compute_metrics, det_points, eer, min_dcf, plot_det
 
 

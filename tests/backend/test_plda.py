@@ -9,7 +9,7 @@ from tests.backend.conftest import speaker_data
 from vib.backend.plda import (em_iteration, estimate_plda, llr_enroll_side, llr_terms, llr_test_side,
                               plda_from_covariances, plda_trial_scores, plda_stats, smooth_within_class, transform_vectors)
 from vib.backend.scoring import score_trials
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import Plda
 
 

@@ -7,10 +7,10 @@ from scipy.optimize import minimize
 
 from vib.backend.calibration import apply_calibration, calibration_objective, train_calibration
 from vib.backend.cosine import unit_rows
+from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
 from vib.backend.score_norm import cohort_stats, cohort_stats_of_probes, normalize
 from vib.backend.scoring import score_trials
-from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import Plda
 from vib.metrics import min_dcf
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_bash
 from vib.backend.trials import write_scores
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import Plda, read_int_table, read_kaldi_matrix, read_kaldi_vector, read_plda, write_plda
 from vib.io.tables import write_table
 

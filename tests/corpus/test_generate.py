@@ -16,8 +16,8 @@ from local.mini_corpus.generate import prepare_mini
 from local.mini_corpus.synth import MIN_SPEECH_DB, speech_level_db
 from tests.conftest import REPO
 from tests.corpus.conftest import TINY_OPTIONS
-from vib.cli import VibError
 from vib.data.kaldi_dir import read_kaldi_data_dir, read_kaldi_map
+from vib.errors import VibError
 
 EXTRA = ("text", "utt2lang", "utt2donor")
 

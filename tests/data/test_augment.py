@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vib.cli import VibError
 from vib.data.augment import add_at_snr, parse_augment_config, reverberate, speed_perturb
+from vib.errors import VibError
 
 
 def test_additive_noise_hits_the_requested_snr_measured_on_the_signal():

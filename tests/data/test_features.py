@@ -9,10 +9,10 @@ from lhotse import CutSet
 
 from tests.conftest import run_bash
 from tests.data.audio_fixtures import write_wav
-from vib.cli import VibError
 from vib.data.features import compute_fbank_part, fbank_extractor, read_fbank_config
 from vib.data.kaldi_dir import write_kaldi_data_dir
 from vib.data.manifests import import_kaldi_data_dir
+from vib.errors import VibError
 from vib.io.tables import read_table_dict
 
 

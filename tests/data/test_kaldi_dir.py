@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from vib.cli import VibError
 from vib.data.kaldi_dir import Segment, read_kaldi_data_dir, write_kaldi_data_dir
+from vib.errors import VibError
 
 
 def test_write_read_roundtrip_sorted_c_order(tmp_path):

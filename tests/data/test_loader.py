@@ -8,8 +8,8 @@ from lhotse import AudioSource, CutSet, RecordingSet
 from lhotse.utils import fastcopy
 
 from tests.data.conftest import SPEAKERS
-from vib.cli import VibError
 from vib.data.loader import BatchPlan, build_spk2id, build_train_loader
+from vib.errors import VibError
 
 
 def _cuts(corpus):

@@ -10,9 +10,9 @@ from lhotse import CutSet, RecordingSet, SupervisionSet
 
 from tests.conftest import run_bash
 from tests.data.audio_fixtures import write_wav
-from vib.cli import VibError
 from vib.data.kaldi_dir import Segment, write_kaldi_data_dir
 from vib.data.manifests import export_kaldi_data_dir, import_kaldi_data_dir
+from vib.errors import VibError
 
 KALDI_FILES = ("wav.scp", "utt2spk", "spk2utt", "segments", "utt2lang")
 

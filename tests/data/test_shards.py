@@ -18,12 +18,12 @@ from lhotse import CutSet
 
 from tests.conftest import REPO
 from tests.data.audio_fixtures import write_wav
-from vib.cli import VibError
 from vib.data.features import FBANK_DEFAULTS, compute_fbank_part, write_fbank_config
 from vib.data.kaldi_dir import write_kaldi_data_dir
 from vib.data.loader import BatchPlan, build_spk2id, build_train_loader, set_loader_epoch
 from vib.data.manifests import import_kaldi_data_dir
 from vib.data.shards import iter_shard, read_shard_dir, write_shards
+from vib.errors import VibError
 
 SPEAKERS = 6
 PER_SPEAKER = 8

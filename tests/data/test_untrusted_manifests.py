@@ -9,8 +9,8 @@ import pickle
 import pytest
 
 from tests.planted import Planted
-from vib.cli import VibError
 from vib.data.manifests import load_cuts
+from vib.errors import VibError
 
 
 def _cut(**fields) -> dict:

@@ -8,8 +8,8 @@ from lhotse import CutSet
 
 from tests.conftest import REPO
 from tests.data.audio_fixtures import make_voxceleb_tree, write_wav
-from vib.cli import VibError
 from vib.data.kaldi_dir import read_kaldi_data_dir
+from vib.errors import VibError
 
 _spec = importlib.util.spec_from_file_location("prepare_voxceleb", REPO / "local" / "prepare_voxceleb.py")
 prepare_voxceleb = importlib.util.module_from_spec(_spec)

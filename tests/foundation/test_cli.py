@@ -5,7 +5,8 @@ import argparse
 
 import pytest
 
-from vib.cli import VibError, add_bool, kaldi_bool, make_parser, run
+from vib.cli import add_bool, kaldi_bool, make_parser, run
+from vib.errors import VibError
 
 
 def test_kaldi_bool():

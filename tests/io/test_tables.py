@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import (TableSpecError, TableWriter, atomic_output, parse_rspecifier,
                            parse_wspecifier, read_table, read_table_dict, read_text_table,
                            write_table)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import run_bash
 from tests.planted import Planted
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io import tables
 from vib.io.tables import TableWriter, atomic_output, read_table_dict, write_table
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from vib.bin.results_table import main, metrics_path, results_table
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def _write(exp, system, backend, lst, eer):

@@ -9,8 +9,8 @@ import torch
 import kaldiio
 from tests.conftest import run_bash
 from vib import checkpoint as ckpt
-from vib.cli import VibError
 from vib.bin.extract import main as extract_main
+from vib.errors import VibError
 from vib.extract import ExtractOptions, extract, load_extractor, piece_bounds
 from vib.train import merge_config
 

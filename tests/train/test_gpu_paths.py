@@ -16,7 +16,7 @@ from tests.conftest import REPO
 from tests.train.synthetic import NUM_CLASSES, SyntheticLoader, tiny_config
 from vib import checkpoint as ckpt
 from vib import distributed
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.models import LOGVAR_BOUND, bound_logvar
 from vib.train import build_net, merge_config, train
 
@@ -58,14 +58,15 @@ def test_every_head_under_bf16_autocast_runs_in_fp32(head, cuda_autocast_rules, 
     seen = []
     real_forward = net.head.forward
 
-    def spy(mu, logvar, labels, **kwargs):
+    def spy(mu, logvar, labels):
         seen.append((mu.dtype, None if logvar is None else logvar.dtype, torch.is_autocast_enabled("cpu")))
-        return real_forward(mu, logvar, labels, **kwargs)
+        return real_forward(mu, logvar, labels)
 
     monkeypatch.setattr(net.head, "forward", spy)
     feats, labels = next(iter(SyntheticLoader(0, steps=1)))
+    net.head.set_progress(10.0)  # schedules at their final values: margins on
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = net(feats, labels, head.get("margin", 0.0), head.get("beta", 0.0))
+        out = net(feats, labels)
     out["loss"].backward()
     assert out["loss"].dtype == torch.float32 and torch.isfinite(out["loss"])
     assert out["logits"].dtype == torch.float32
@@ -80,11 +81,12 @@ def test_margin_in_fp32_differs_from_bf16_by_less_than_bf16_spacing():
     config = merge_config(tiny_config({"type": "aam", "scale": 32, "margin": 0.2}))
     net = build_net(config, NUM_CLASSES)
     feats, labels = next(iter(SyntheticLoader(0, steps=1)))
+    assert net.head.set_progress(10.0) == {"margin": 0.2}
     with torch.no_grad():
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            amp = net(feats, labels, 0.2, 0.0)["loss"]
+            amp = net(feats, labels)["loss"]
         mu, _ = net.extractor(feats)
-        ref = net.head(mu.bfloat16().float(), None, labels, margin=0.2)["loss"]
+        ref = net.head(mu.bfloat16().float(), None, labels)["loss"]
     assert amp.dtype == torch.float32
     assert abs(amp.item() - ref.item()) < 0.05 * abs(ref.item())
 

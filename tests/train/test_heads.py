@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vib.heads import build_head
-from vib.heads.margin import MarginHead, margin_logits
+from vib.errors import VibError
+from vib.heads import HEADS, build_head, head_needs_logvar
+from vib.heads.margin import AAMHead, AMHead, margin_logits
 from vib.heads.softmax import SoftmaxHead
-from vib.heads.vib import VIBHead, VIBLogitsHead, gaussian_kl
+from vib.heads.vib import VIBHead, gaussian_kl
 
 
 def test_kl_matches_torch_distributions_closed_form():
@@ -70,23 +71,25 @@ def test_margin_logits_match_slow_reference(kind):
 
 def test_margin_head_with_zero_margin_is_scaled_cosine_softmax():
     torch.manual_seed(3)
-    head = MarginHead(8, 4, "aam", scale=16.0)
+    head = AAMHead(8, 4, scale=16.0, margin=0.3, margin_warmup=[1, 2])
     emb, labels = torch.randn(6, 8), torch.randint(0, 4, (6,))
     cosine = F.normalize(emb) @ F.normalize(head.classifier.weight).t()
-    assert head(emb, None, labels, margin=0.0)["loss"].item() == pytest.approx(
-        F.cross_entropy(16.0 * cosine, labels).item(), rel=1e-5)
-    assert head(emb, None, labels, margin=0.3)["loss"] > head(emb, None, labels, margin=0.0)["loss"]
+    assert head.set_progress(0.5) == {"margin": 0.0}  # the head's own schedule: 0 until epoch 1
+    at_zero = head(emb, None, labels)["loss"]
+    assert at_zero.item() == pytest.approx(F.cross_entropy(16.0 * cosine, labels).item(), rel=1e-5)
+    assert head.set_progress(1.5)["margin"] == pytest.approx(0.15) and head.set_progress(3.0) == {"margin": 0.3}
+    assert head(emb, None, labels)["loss"] > at_zero
 
 
 @pytest.mark.parametrize("classifier", ["linear", "cosine"])
 def test_vib_with_beta_zero_and_tiny_variance_behaves_as_softmax(classifier):
     torch.manual_seed(4)
-    vib, soft = VIBHead(8, 5, classifier), SoftmaxHead(8, 5, classifier)
+    vib, soft = VIBHead(8, 5, classifier=classifier, beta=0.0), SoftmaxHead(8, 5, classifier)
     soft.load_state_dict(vib.state_dict())
     mu = torch.randn(10, 8, requires_grad=True)
     logvar = torch.full((10, 8), -30.0)  # sigma ~ 3e-7
     labels = torch.randint(0, 5, (10,))
-    out_v, out_s = vib(mu, logvar, labels, beta=0.0), soft(mu, None, labels)
+    out_v, out_s = vib(mu, logvar, labels), soft(mu, None, labels)
     assert out_v["loss"].item() == pytest.approx(out_s["loss"].item(), rel=1e-5)
     grad_v, = torch.autograd.grad(out_v["loss"], mu)
     grad_s, = torch.autograd.grad(out_s["loss"], mu)
@@ -97,19 +100,20 @@ def test_vib_with_beta_zero_and_tiny_variance_behaves_as_softmax(classifier):
 def test_vib_noise_lowers_target_posterior_in_expectation():
     """The method's premise (Jensen): E[CE(logits(z))] >= CE(logits(mu))."""
     torch.manual_seed(5)
-    head = VIBHead(8, 5, "linear", samples=2000)
+    head = VIBHead(8, 5, samples=2000, beta=0.0)
     mu, labels = torch.randn(4, 8), torch.randint(0, 5, (4,))
-    noisy = head(mu, torch.zeros(4, 8), labels, beta=0.0)["ce"]
+    noisy = head(mu, torch.zeros(4, 8), labels)["ce"]
     clean = F.cross_entropy(head.classifier(mu), labels)
     assert noisy > clean
 
 
 def test_vib_loss_is_ce_plus_beta_kl_and_samples_average():
     torch.manual_seed(6)
-    head = VIBHead(6, 3, "linear", samples=3, kl_reduction="mean")
+    head = VIBHead(6, 3, samples=3, kl_reduction="mean", beta=0.5, beta_warmup=[0, 2])
     mu, logvar, labels = torch.randn(4, 6), torch.randn(4, 6), torch.tensor([0, 1, 2, 0])
+    assert head.set_progress(1.0) == {"beta": 0.25} and head.set_progress(2.0) == {"beta": 0.5}
     torch.manual_seed(9)
-    out = head(mu, logvar, labels, beta=0.5)
+    out = head(mu, logvar, labels)
     torch.manual_seed(9)
     z = mu + (0.5 * logvar).exp() * torch.randn(3, 4, 6)
     ce = sum(F.cross_entropy(z[k] @ head.classifier.weight.t(), labels) for k in range(3)) / 3
@@ -132,36 +136,38 @@ def test_gradcheck_heads_double_precision():
     mu = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     logvar = (0.3 * torch.randn(3, 4, dtype=torch.float64)).requires_grad_()
     heads = [
-        (VIBHead(4, 3, "linear", samples=2).double(), True),
-        (VIBHead(4, 3, "cosine", scale=4.0, margin_type="aam").double(), True),
-        (VIBLogitsHead(4, 3, "linear").double(), False),
-        (MarginHead(4, 3, "aam", scale=4.0).double(), False),
-        (MarginHead(4, 3, "am", scale=4.0).double(), False),
+        (VIBHead(4, 3, samples=2, beta=0.3).double(), True),
+        (VIBHead(4, 3, classifier="cosine", scale=4.0, margin_type="aam", beta=0.3).double(), True),
+        (VIBHead(4, 3, bottleneck="logits", beta=0.3).double(), False),
+        (AAMHead(4, 3, scale=4.0).double(), False),
+        (AMHead(4, 3, scale=4.0).double(), False),
         (SoftmaxHead(4, 3, "cosine", scale=4.0).double(), False),
     ]
     for head, uses_logvar in heads:
-        head.classifier.weight.data = head.classifier.weight.data.double()
+        head.set_progress(10.0)
         if uses_logvar:
-            fn = _seeded(lambda m, lv, h=head: h(m, lv, labels, margin=0.2, beta=0.3)["loss"])
+            fn = _seeded(lambda m, lv, h=head: h(m, lv, labels)["loss"])
             assert torch.autograd.gradcheck(fn, (mu, logvar))
         else:
-            fn = _seeded(lambda m, h=head: h(m, None, labels, margin=0.2, beta=0.3)["loss"])
+            fn = _seeded(lambda m, h=head: h(m, None, labels)["loss"])
             assert torch.autograd.gradcheck(fn, (mu,))
 
 
 def test_logits_bottleneck_kl_is_over_classes():
     torch.manual_seed(8)
-    head = VIBLogitsHead(4, 7)
-    out = head(torch.randn(3, 4), None, torch.tensor([0, 1, 2]), beta=1.0)
+    head = VIBHead(4, 7, bottleneck="logits", beta=1.0)
+    out = head(torch.randn(3, 4), None, torch.tensor([0, 1, 2]))
     assert out["kl"] > 0 and out["logits"].shape == (3, 7)
+    assert head_needs_logvar({"type": "vib", "bottleneck": "logits"}) is False
+    assert head_needs_logvar({"type": "vib"}) is True and head_needs_logvar({"type": "aam"}) is False
 
 
 def test_build_head_rejects_unknown_options_and_types():
-    with pytest.raises(ValueError, match="unknown head option"):
+    with pytest.raises(VibError, match=r"head 'softmax' has no option\(s\) bogus \(its options: classifier, scale\)"):
         build_head({"type": "softmax", "bogus": 1}, 8, 3)
-    with pytest.raises(ValueError, match="unknown head type"):
+    with pytest.raises(VibError, match="unknown head type 'sphereface': expected aam, am, softmax, vib"):
         build_head({"type": "sphereface"}, 8, 3)
-    with pytest.raises(ValueError, match="needs classifier: cosine"):
+    with pytest.raises(VibError, match="needs classifier: cosine"):
         build_head({"type": "vib", "margin_type": "aam"}, 8, 3)
     with pytest.raises(ValueError, match="log-variance"):
         build_head({"type": "vib"}, 8, 3)(torch.zeros(2, 8), None, torch.zeros(2, dtype=torch.long))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vib.errors import VibError
 from vib.models import build_model, count_parameters
 from vib.models.pooling import AttentiveStatsPool, StatsPool
 
@@ -67,7 +68,19 @@ def test_gradcheck_pooling_and_tiny_resnet():
 
 
 def test_unknown_model_options_are_errors():
-    with pytest.raises(ValueError, match="unknown model option"):
+    with pytest.raises(VibError, match=r"model 'resnet' has no option\(s\) depth \(its options: feat_dim, "
+                                       r"channels, layers, stem_stride, embed_dim, pooling\)"):
         build_model({"type": "resnet", "depth": 34}, False)
-    with pytest.raises(ValueError, match="unknown model type"):
+    with pytest.raises(VibError, match="unknown model type 'tdnn': expected ecapa, resnet"):
         build_model({"type": "tdnn"}, False)
+    with pytest.raises(VibError, match="pooling 'attentive' has no option\\(s\\) heads"):
+        build_model({"pooling": {"type": "attentive", "heads": 2}}, False)
+
+
+def test_pooling_defaults_to_the_trunks_and_takes_options():
+    assert isinstance(build_model({"type": "ecapa", "channels": 8, "mfa_channels": 16}, False).pool,
+                      AttentiveStatsPool)
+    assert isinstance(build_model({"channels": 2, "layers": [1]}, False).pool, StatsPool)
+    pool = build_model({"channels": 2, "layers": [1], "pooling": {"type": "attentive", "attention_dim": 5}},
+                       False).pool
+    assert pool.attention[0].out_channels == 5

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import run_bash
 from tests.train.test_extract import UTTS, fbank_dir, model_path  # noqa: F401  (fixtures)
 from vib.bin.train import load_config
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def test_scripts_print_usage_on_wrong_arguments():
@@ -20,9 +20,9 @@ def test_scripts_print_usage_on_wrong_arguments():
 
 def test_vib_train_config_overrides_and_errors(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("train: {epochs: 5}\nhead: {type: aam, beta: 1e-3}\n")
+    config.write_text("train: {epochs: 5}\nhead: {type: aam, scale: 3e1}\n")
     loaded = load_config(str(config), ["train.epochs=2", "head.margin=0.3", "optim.lr=1e-2"])
-    assert loaded["train"]["epochs"] == 2 and loaded["head"] == {"type": "aam", "beta": 0.001, "margin": 0.3}
+    assert loaded["train"]["epochs"] == 2 and loaded["head"] == {"type": "aam", "scale": 30.0, "margin": 0.3}
     assert loaded["optim"]["lr"] == 0.01
     with pytest.raises(VibError, match="section.key=value"):
         load_config(str(config), ["epochs=2"])

@@ -16,7 +16,7 @@ import torch
 from tests.conftest import REPO
 from tests.train.synthetic import NUM_CLASSES, SyntheticLoader, tiny_config
 from vib import checkpoint as ckpt
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.train import TrainingDiverged, train
 
 SCRIPT = str(REPO / "tests" / "train" / "synthetic.py")

@@ -14,8 +14,8 @@ from tests.train.test_extract import fbank_dir, model_path  # noqa: F401  (fixtu
 from vib import checkpoint as ckpt
 from vib.bin.train import load_config
 from tests.planted import Planted
-from vib.cli import VibError
 from vib.data.features import read_fbank_config
+from vib.errors import VibError
 from vib.heads import build_head
 from vib.train import train
 
@@ -83,20 +83,27 @@ def test_rng_state_is_weights_only_data_and_restores_on_cpu(tmp_path):
 
 
 def test_one_speaker_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="at least 2 classes"):
+    with pytest.raises(VibError, match="at least 2 classes"):
         train(tiny_config(epochs=1), tmp_path / "exp", lambda e: SyntheticLoader(e), 1)
     assert not (tmp_path / "exp" / "final.pt").exists()
 
 
+@pytest.mark.parametrize("head,unknown", [
+    ({"type": "aam", "beta": 1e-3}, "head 'aam' has no option\\(s\\) beta"),
+    ({"type": "softmax", "margin": 0.2}, "head 'softmax' has no option\\(s\\) margin"),
+])
+def test_options_the_head_does_not_have_are_errors(head, unknown):
+    with pytest.raises(VibError, match=unknown):
+        build_head(head, 8, 4)
+
+
 @pytest.mark.parametrize("head,ignored", [
-    ({"type": "aam", "beta": 1e-3}, "beta"),
-    ({"type": "softmax", "margin": 0.2}, "margin"),
     ({"type": "softmax", "scale": 30.0}, "scale"),
     ({"type": "vib", "beta": 1e-3, "margin": 0.2, "margin_warmup": [0, 1]}, "margin, margin_warmup"),
     ({"type": "vib", "classifier": "linear", "scale": 20.0}, "scale"),
 ])
 def test_options_the_head_would_ignore_are_errors(head, ignored):
-    with pytest.raises(ValueError, match=f"head option\\(s\\) {ignored} would be ignored"):
+    with pytest.raises(VibError, match=f"head option\\(s\\) {ignored} would be ignored"):
         build_head(head, 8, 4)
 
 
@@ -128,12 +135,13 @@ def test_yaml_errors_are_one_line(tmp_path):
         read_fbank_config(tmp_path)
 
 
-def test_optimizer_options_it_would_ignore_are_errors():
+def test_options_no_optimizer_reads_are_errors():
     from vib.train import merge_config
 
-    with pytest.raises(VibError, match="optim option\\(s\\) betas would be ignored by optimizer 'sgd'"):
+    with pytest.raises(VibError, match="optim: optimizer 'sgd' has no option\\(s\\) betas \\(optim options: "
+                                       "name, lr, grad_clip, final_lr, warmup_epochs, warmup_start_lr, momentum"):
         merge_config({"optim": {"name": "sgd", "betas": [0.8, 0.99]}})
-    with pytest.raises(VibError, match="momentum, nesterov would be ignored by optimizer 'adamw'"):
+    with pytest.raises(VibError, match="optimizer 'adamw' has no option\\(s\\) momentum, nesterov"):
         merge_config({"optim": {"name": "adamw", "momentum": 0.5, "nesterov": False}})
     merged = merge_config({"optim": {"name": "adamw", "lr": 1e-3, "betas": [0.8, 0.99]}})
     assert merge_config(merged)["optim"]["betas"] == [0.8, 0.99]

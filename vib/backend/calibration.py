@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def _objective_parts(params: np.ndarray, scores: np.ndarray, labels: np.ndarray, weights: np.ndarray,

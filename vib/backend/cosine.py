@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def unit_rows(vectors: np.ndarray, keys: list[str] | None = None) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from vib.backend.mean import sum_by_group
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def _normalizing_transform(covar: np.ndarray, floor: float) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from vib.backend.mean import sum_by_group
 from vib.backend.scoring import score_trials
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.kaldi_objects import Plda
 
 

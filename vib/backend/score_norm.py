@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vib.backend.scoring import score_blocks
-from vib.cli import VibError
+from vib.errors import VibError
 
 METHODS = ("znorm", "tnorm", "snorm", "asnorm")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 def apply_transform(transform: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from itertools import repeat
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import atomic_output, open_rxfilename
 
 _KALDI_LABELS = {"target": True, "nontarget": False}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import read_table
 
 

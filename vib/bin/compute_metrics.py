@@ -6,7 +6,8 @@ import os
 from typing import Sequence
 
 from vib.backend.trials import align_scores, read_scores, read_trials
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
+from vib.errors import VibError
 from vib.metrics import compute_metrics, plot_det
 
 USAGE = """vib-compute-metrics [options] <trials> <scores> [<scores2> ...]

@@ -8,7 +8,8 @@ import numpy as np
 
 from vib.backend.plda import estimate_plda, plda_stats
 from vib.backend.vectors import load_vectors
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_token_table, write_plda
 
 USAGE = """vib-compute-plda [options] <spk2utt-rspecifier> <vector-rspecifier> <plda-wxfilename>

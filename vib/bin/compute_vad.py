@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
 from vib.data.audio import BadAudio, cut_samples
 from vib.data.features import read_fbank_config
 from vib.data.manifests import load_cuts
 from vib.data.vad import energy_vad, frame_log_energy
+from vib.errors import VibError
 from vib.io.tables import TableWriter
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
 from vib.data.features import export_kaldi_feats
+from vib.errors import VibError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

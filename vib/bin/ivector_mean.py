@@ -6,7 +6,8 @@ from typing import Sequence
 
 from vib.backend.mean import global_mean, speaker_means
 from vib.backend.vectors import load_vectors
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_token_table, write_int_table, write_kaldi_vector
 from vib.io.tables import write_table
 

@@ -5,7 +5,8 @@ from typing import Sequence
 
 from vib.backend.mean import global_mean, subtract_mean
 from vib.backend.vectors import load_vectors
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_kaldi_vector
 from vib.io.tables import write_table
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
 from vib.data.shards import write_shards
+from vib.errors import VibError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ import numpy as np
 from vib.backend.plda import llr_terms, plda_trial_scores, transform_vectors
 from vib.backend.trials import index_trials, read_trials, write_scores
 from vib.backend.vectors import load_vectors
-from vib.cli import VibError, add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, run
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_int_table, read_plda
 
 USAGE = """vib-plda-scoring [options] <plda-rxfilename> <enroll-rspecifier> <test-rspecifier> <trials-rxfilename> <scores-wxfilename>

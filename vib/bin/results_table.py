@@ -12,7 +12,8 @@ import json
 import os
 from typing import Sequence
 
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
+from vib.errors import VibError
 
 
 def score_paths(exp: str, system: str, backend: str, trial_list: str) -> tuple[str, str]:

@@ -12,7 +12,8 @@ from vib.backend.score_norm import METHODS, cohort_stats, cohort_stats_of_probes
 from vib.backend.trials import index_keys, read_scores, write_scores
 from vib.backend.vectors import load_vectors
 from vib.bin.plda_scoring import add_plda_options, enroll_counts
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
+from vib.errors import VibError
 from vib.io.kaldi_objects import read_plda
 
 USAGE = """vib-score-norm [options] <cohort-rspecifier> <enroll-rspecifier> <test-rspecifier> <scores-rxfilename> <scores-wxfilename>

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from vib.cli import VibError, make_parser, run
+from vib.cli import make_parser, run
 from vib.data.features import read_fbank_config, write_cuts, write_fbank_config
 from vib.data.manifests import load_cuts
+from vib.errors import VibError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 import yaml
 
-from vib.cli import VibError, add_bool, make_parser, one_line, run
+from vib.cli import add_bool, make_parser, run
+from vib.errors import VibError, one_line
 
 USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz | shard-dir> <exp-dir>
 e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 ADDITIVE_KINDS = ("noise", "music", "babble")
 _KEYS = {

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from lhotse import Recording, RecordingSet
 
-from vib.cli import VibError
 from vib.data.audio import BadAudio, probe_audio
 from vib.data.manifests import audio_source
+from vib.errors import VibError
 
 MUSAN_CATEGORIES = ("noise", "music", "speech")
 RIR_ROOMS = ("smallroom", "mediumroom", "largeroom")

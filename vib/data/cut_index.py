@@ -15,7 +15,7 @@ import numpy as np
 from lhotse import AudioSource, Features, Recording
 from lhotse.cut import MonoCut
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 
 class Strings:

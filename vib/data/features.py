@@ -17,9 +17,9 @@ from lhotse import CutSet, Fbank, FbankConfig, LilcomChunkyWriter
 from lhotse.utils import fastcopy
 from tqdm import tqdm
 
-from vib.cli import VibError, one_line
 from vib.data.audio import cut_samples
 from vib.data.manifests import load_cuts
+from vib.errors import VibError, one_line
 from vib.io.tables import TableWriter, atomic_output
 
 FBANK_DEFAULTS: dict[str, Any] = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import atomic_output
 
 

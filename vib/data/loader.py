@@ -33,13 +33,13 @@ from lhotse import RecordingSet
 from lhotse.utils import compute_num_samples
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
-from vib.cli import VibError
 from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
 from vib.data.cut_index import CutIndex
 from vib.data.features import fbank_extractor, read_fbank_config
 from vib.data.manifests import load_cuts
 from vib.data.shards import Shard, is_shard_dir, iter_shard, read_shard_dir
+from vib.errors import VibError
 from vib.io.tables import atomic_output
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from lhotse import AudioSource, CutSet, Recording, RecordingSet, SupervisionSegm
 from lhotse.cut import MonoCut
 from tqdm import tqdm
 
-from vib.cli import VibError
 from vib.data.audio import AudioInfo, BadAudio, command_of, is_command, probe_audio
 from vib.data.kaldi_dir import Segment, read_kaldi_data_dir, write_kaldi_data_dir
+from vib.errors import VibError
 from vib.io.tables import atomic_output
 
 log = logging.getLogger(__name__)

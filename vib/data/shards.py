@@ -36,11 +36,11 @@ from lhotse.shar import SharWriter
 from lhotse.shar.readers.lazy import LazySharIterator
 from tqdm import tqdm
 
-from vib.cli import VibError
 from vib.data.audio import BadAudio, cut_samples
 from vib.data.features import FBANK_CONFIG_NAME
 from vib.data.kaldi_dir import read_kaldi_map
 from vib.data.manifests import check_cut, load_cuts
+from vib.errors import VibError
 from vib.io.tables import pid_alive
 
 log = logging.getLogger(__name__)

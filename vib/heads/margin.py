@@ -5,7 +5,7 @@ Target logit, with ``c = cos(theta)`` between embedding and the class weight:
   AM-softmax:  ``s * (c - m)``
   AAM:         ``s * cos(theta + m)`` while ``theta + m <= pi``, else
                ``s * (c - m sin m)`` (ArcFace's monotonic continuation).
-Non-target logits are ``s * c``. The margin ``m`` is passed per step (scheduled).
+Non-target logits are ``s * c``. The margin ``m`` is the head's own schedule (``set_progress``).
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vib.heads.softmax import CosineClassifier, HeadOutput
+from vib.heads.base import HEADS, Head, HeadOutput
+from vib.heads.softmax import CosineClassifier
+from vib.schedules import ramp
 
 
 def margin_logits(cosine: torch.Tensor, labels: torch.Tensor, kind: str, margin: float, scale: float) -> torch.Tensor:
@@ -35,19 +37,46 @@ def margin_logits(cosine: torch.Tensor, labels: torch.Tensor, kind: str, margin:
     return scale * cosine.scatter(-1, labels.unsqueeze(-1), new_target)
 
 
-class MarginHead(nn.Module):
-    """AM-softmax (``kind='am'``) or AAM / ArcFace (``kind='aam'``) cross-entropy."""
+class MarginHead(Head):
+    """Cross-entropy with a margin on the target cosine (``kind``: am or aam); the margin is
+    ramped from 0 at epoch ``margin_warmup[0]`` to ``margin`` at ``margin_warmup[1]``
+    (``null``: constant), as WeSpeaker's MarginScheduler."""
 
-    def __init__(self, embed_dim: int, num_classes: int, kind: str = "aam", scale: float = 32.0):
+    kind = "aam"
+
+    def __init__(self, embed_dim: int, num_classes: int, scale: float = 32.0, margin: float = 0.2,
+                 margin_warmup: list[float] | None = None):
         super().__init__()
-        if kind not in ("am", "aam"):
-            raise ValueError(f"unknown margin type '{kind}': expected am or aam")
-        self.classifier = CosineClassifier(embed_dim, num_classes)
-        self.kind, self.scale = kind, scale
+        self.classifier = self.make_classifier(embed_dim, num_classes)
+        self.scale, self.final_margin, self.margin_warmup = scale, float(margin), margin_warmup
+        self.margin = self.final_margin
 
-    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor,
-                margin: float = 0.0, beta: float = 0.0) -> HeadOutput:
-        cosine = self.classifier(mu)
-        ce = F.cross_entropy(margin_logits(cosine, labels, self.kind, margin, self.scale), labels)
-        zero = ce.new_zeros(())
-        return HeadOutput(loss=ce, ce=ce, kl=zero, logits=(self.scale * cosine).detach(), sigma=zero)
+    def set_progress(self, epoch: float) -> dict[str, float]:
+        self.margin = ramp(epoch, self.final_margin, self.margin_warmup)
+        return {"margin": self.margin}
+
+    def make_classifier(self, embed_dim: int, num_classes: int) -> nn.Module:
+        return CosineClassifier(embed_dim, num_classes)
+
+    def cosines(self, mu: torch.Tensor) -> torch.Tensor:
+        """``cos(theta)`` between ``mu`` and each class ``[B, C]``."""
+        return self.classifier(mu)
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor) -> HeadOutput:
+        cosine = self.cosines(mu)
+        ce = F.cross_entropy(margin_logits(cosine, labels, self.kind, self.margin, self.scale), labels)
+        return HeadOutput(loss=ce, ce=ce, logits=(self.scale * cosine).detach())
+
+
+@HEADS.register("aam")
+class AAMHead(MarginHead):
+    """AAM / ArcFace: target logit ``s * cos(theta + m)``."""
+
+    kind = "aam"
+
+
+@HEADS.register("am")
+class AMHead(MarginHead):
+    """AM-softmax: target logit ``s * (cos(theta) - m)``."""
+
+    kind = "am"

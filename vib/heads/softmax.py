@@ -5,10 +5,13 @@ A classifier maps embeddings ``z [..., D]`` to logits ``[..., C]``: ``linear``
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vib.heads.base import HEADS, Head, HeadOutput
 from vib.models.pooling import full_precision
 
 
@@ -40,13 +43,8 @@ def build_classifier(kind: str, embed_dim: int, num_classes: int) -> nn.Module:
     raise ValueError(f"unknown classifier '{kind}': expected linear or cosine")
 
 
-class HeadOutput(dict):
-    """What every head returns: ``loss`` (scalar to minimise), ``ce``, ``kl`` (nats,
-    0 without a bottleneck), ``logits [B, C]`` (for accuracy: noise- and margin-free),
-    ``sigma`` (mean predicted standard deviation, 0 without a bottleneck)."""
-
-
-class SoftmaxHead(nn.Module):
+@HEADS.register("softmax")
+class SoftmaxHead(Head):
     """Cross-entropy over a linear or cosine (scale ``s``) classifier."""
 
     def __init__(self, embed_dim: int, num_classes: int, classifier: str = "linear", scale: float = 32.0):
@@ -54,9 +52,16 @@ class SoftmaxHead(nn.Module):
         self.classifier = build_classifier(classifier, embed_dim, num_classes)
         self.scale = scale if classifier == "cosine" else 1.0
 
-    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor,
-                margin: float = 0.0, beta: float = 0.0) -> HeadOutput:
+    @classmethod
+    def unused_options(cls, options: dict[str, Any], given: set[str]) -> list[str]:
+        return unused_scale(options, given)
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor) -> HeadOutput:
         logits = self.scale * self.classifier(mu)
         ce = F.cross_entropy(logits, labels)
-        zero = ce.new_zeros(())
-        return HeadOutput(loss=ce, ce=ce, kl=zero, logits=logits.detach(), sigma=zero)
+        return HeadOutput(loss=ce, ce=ce, logits=logits.detach())
+
+
+def unused_scale(options: dict[str, Any], given: set[str]) -> list[str]:
+    """``scale`` with a linear classifier (it scales cosines only)."""
+    return ["scale"] if "scale" in given and options["classifier"] != "cosine" else []

@@ -17,13 +17,17 @@ by a linear layer; the KL is taken over the C logit dimensions.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vib.heads.base import HEADS, Head, HeadOutput
 from vib.heads.margin import margin_logits
-from vib.heads.softmax import HeadOutput, build_classifier
+from vib.heads.softmax import build_classifier, unused_scale
 from vib.models.pooling import full_precision
+from vib.schedules import ramp
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
@@ -51,27 +55,58 @@ def _sampled_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), labels.repeat(k))
 
 
-class VIBHead(nn.Module):
-    """Stochastic embedding + KL; classifier ``linear`` or ``cosine`` (scale ``s``);
-    ``margin_type: aam`` (cosine classifier only) gives VIB + AAM."""
+@HEADS.register("vib")
+class VIBHead(Head):
+    """VIB on the embedding (``bottleneck: embedding``: stochastic ``z``, KL over its D
+    dimensions) or, as an ablation, on the logits (``bottleneck: logits``: deterministic
+    embedding, Gaussian logits whose log-variance a linear layer predicts from ``mu``, KL over
+    the C logits). Classifier ``linear`` or ``cosine`` (scale ``s``); ``margin_type: aam``
+    (embedding bottleneck, cosine classifier) gives VIB + AAM. Its schedules: ``beta``
+    ramped over ``beta_warmup``, the margin over ``margin_warmup`` (see :func:`vib.schedules.ramp`)."""
 
-    def __init__(self, embed_dim: int, num_classes: int, classifier: str = "linear", scale: float = 32.0,
-                 samples: int = 1, kl_reduction: str = "sum", margin_type: str | None = None):
+    def __init__(self, embed_dim: int, num_classes: int, bottleneck: str = "embedding", classifier: str = "linear",
+                 scale: float = 32.0, samples: int = 1, kl_reduction: str = "sum", beta: float = 1e-3,
+                 beta_warmup: list[float] | None = None, margin_type: str | None = None, margin: float = 0.2,
+                 margin_warmup: list[float] | None = None):
         super().__init__()
-        if margin_type is not None and classifier != "cosine":
-            raise ValueError("VIB + margin needs classifier: cosine")
+        if bottleneck not in ("embedding", "logits"):
+            raise ValueError(f"unknown bottleneck '{bottleneck}': expected embedding or logits")
+        if margin_type is not None and (classifier != "cosine" or bottleneck != "embedding"):
+            raise ValueError("VIB + margin needs classifier: cosine and bottleneck: embedding")
         self.classifier = build_classifier(classifier, embed_dim, num_classes)
+        self.logvar = nn.Linear(embed_dim, num_classes) if bottleneck == "logits" else None
         self.scale = scale if classifier == "cosine" else 1.0
         self.samples, self.kl_reduction, self.margin_type = samples, kl_reduction, margin_type
+        self.final_beta, self.beta_warmup, self.beta = float(beta), beta_warmup, float(beta)
+        self.final_margin, self.margin_warmup, self.margin = float(margin), margin_warmup, float(margin)
 
-    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor,
-                margin: float = 0.0, beta: float = 0.0) -> HeadOutput:
+    @classmethod
+    def needs_logvar(cls, options: dict[str, Any]) -> bool:
+        return options["bottleneck"] == "embedding"
+
+    @classmethod
+    def unused_options(cls, options: dict[str, Any], given: set[str]) -> list[str]:
+        unused = unused_scale(options, given)
+        if options["margin_type"] is None:
+            unused += [k for k in ("margin", "margin_warmup") if k in given]
+        return unused
+
+    def set_progress(self, epoch: float) -> dict[str, float]:
+        self.beta = ramp(epoch, self.final_beta, self.beta_warmup)
+        if self.margin_type is None:
+            return {"beta": self.beta}
+        self.margin = ramp(epoch, self.final_margin, self.margin_warmup)
+        return {"beta": self.beta, "margin": self.margin}
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor) -> HeadOutput:
+        if self.logvar is not None:
+            return self._logits_bottleneck(mu, labels)
         if logvar is None:
             raise ValueError("the VIB head needs an extractor with a log-variance head (stochastic model)")
         z = reparameterise(mu, logvar, self.samples)
         raw = self.classifier(z)
         if self.margin_type is not None:
-            logits = margin_logits(raw, labels.expand(self.samples, -1), self.margin_type, margin, self.scale)
+            logits = margin_logits(raw, labels.expand(self.samples, -1), self.margin_type, self.margin, self.scale)
         else:
             logits = self.scale * raw
         ce = _sampled_ce(logits, labels)
@@ -79,25 +114,12 @@ class VIBHead(nn.Module):
         sigma = (0.5 * full_precision(logvar.detach())).exp().mean()
         with torch.no_grad():  # noise-free logits, for the accuracy only
             clean = self.scale * self.classifier(mu)
-        return HeadOutput(loss=ce + beta * kl, ce=ce, kl=kl, logits=clean, sigma=sigma)
+        return HeadOutput(loss=ce + self.beta * kl, ce=ce, kl=kl, sigma=sigma, logits=clean)
 
-
-class VIBLogitsHead(nn.Module):
-    """Ablation: the bottleneck on the logits; deterministic embedding ``mu``."""
-
-    def __init__(self, embed_dim: int, num_classes: int, classifier: str = "linear", scale: float = 32.0,
-                 samples: int = 1, kl_reduction: str = "sum"):
-        super().__init__()
-        self.classifier = build_classifier(classifier, embed_dim, num_classes)
-        self.logvar = nn.Linear(embed_dim, num_classes)
-        self.scale = scale if classifier == "cosine" else 1.0
-        self.samples, self.kl_reduction = samples, kl_reduction
-
-    def forward(self, mu: torch.Tensor, logvar: torch.Tensor | None, labels: torch.Tensor,
-                margin: float = 0.0, beta: float = 0.0) -> HeadOutput:
+    def _logits_bottleneck(self, mu: torch.Tensor, labels: torch.Tensor) -> HeadOutput:
         mean_logits = self.scale * self.classifier(mu)
         logit_logvar = self.logvar(full_precision(mu))
         ce = _sampled_ce(reparameterise(mean_logits, logit_logvar, self.samples), labels)
         kl = gaussian_kl(mean_logits, logit_logvar, self.kl_reduction).mean()
         sigma = (0.5 * logit_logvar.detach()).exp().mean()
-        return HeadOutput(loss=ce + beta * kl, ce=ce, kl=kl, logits=mean_logits.detach(), sigma=sigma)
+        return HeadOutput(loss=ce + self.beta * kl, ce=ce, kl=kl, sigma=sigma, logits=mean_logits.detach())

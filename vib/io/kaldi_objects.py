@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.tables import atomic_output, open_rxfilename, parse_rspecifier, parse_wspecifier, read_text_table
 
 _BINARY_HEADER = b"\0B"

@@ -17,7 +17,7 @@ from typing import IO
 import numpy as np
 from kaldiio.matio import read_matrix_or_vector
 
-from vib.cli import VibError
+from vib.errors import VibError
 
 BINARY_TYPES = ("FV", "DV", "FM", "DM", "CM", "CM2", "CM3")
 _ITEM = {"FV": 4, "DV": 8, "FM": 4, "DM": 8}

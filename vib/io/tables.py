@@ -33,7 +33,7 @@ import kaldiio
 import numpy as np
 from kaldiio.matio import write_array, write_array_ascii
 
-from vib.cli import VibError
+from vib.errors import VibError
 from vib.io.records import ByteStream, RecordError, read_record
 
 _READ_OPTIONS = {"s", "cs", "o", "p", "b", "t", "ns", "nf", "no", "np", "f"}

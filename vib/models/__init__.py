@@ -3,19 +3,21 @@
 An :class:`Extractor` maps raw log-mel ``feats [B, T, F]`` (plus optional valid
 lengths) to the embedding mean ``mu [B, D]`` and, when the bottleneck sits on the
 embedding (VIB), its log-variance ``logvar [B, D]`` (else ``None``):
-per-utterance mean normalisation -> trunk (ResNet or ECAPA-TDNN) -> temporal
-pooling -> linear ``mu`` head (+ linear ``logvar`` head).
+per-utterance mean normalisation -> trunk (ResNet or ECAPA-TDNN, :data:`MODELS`) ->
+temporal pooling (:data:`POOLINGS`) -> linear ``mu`` head (+ linear ``logvar`` head).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
-from vib.models.ecapa import ECAPATDNN
+from vib.errors import VibError
+from vib.models import ecapa, resnet  # noqa: F401  (each registers its trunk)
 from vib.models.pooling import build_pooling, normalise_over_time
-from vib.models.resnet import ResNet
+from vib.models.registries import MODELS, POOLINGS
 
 
 LOGVAR_BOUND = 15.0
@@ -30,12 +32,14 @@ def bound_logvar(logvar: torch.Tensor, bound: float = LOGVAR_BOUND) -> torch.Ten
 
 
 class Extractor(nn.Module):
-    """Trunk + pooling + embedding layer; ``forward`` returns ``(mu, logvar or None)``."""
+    """Trunk + pooling + embedding layer; ``forward`` returns ``(mu, logvar or None)``.
+    ``pooling``: a name or mapping (:func:`build_pooling`), default the trunk's own."""
 
-    def __init__(self, trunk: nn.Module, pooling: str, embed_dim: int, stochastic: bool):
+    def __init__(self, trunk: nn.Module, stochastic: bool, embed_dim: int = 256,
+                 pooling: str | dict[str, Any] | None = None):
         super().__init__()
         self.trunk = trunk
-        self.pool = build_pooling(pooling, trunk.out_dim)
+        self.pool = build_pooling(trunk.default_pooling if pooling is None else pooling, trunk.out_dim)
         self.mu = nn.Linear(self.pool.out_dim, embed_dim)
         self.logvar = nn.Linear(self.pool.out_dim, embed_dim) if stochastic else None
         self.embed_dim = embed_dim
@@ -47,27 +51,30 @@ class Extractor(nn.Module):
         return self.mu(pooled), (bound_logvar(self.logvar(pooled)) if self.logvar is not None else None)
 
 
+# Options of ``model:`` that the Extractor takes; the others are the trunk's (MODELS).
+EXTRACTOR_OPTIONS = tuple(k for k in inspect.signature(Extractor.__init__).parameters
+                          if k not in ("self", "trunk", "stochastic"))
+DEFAULT_MODEL = "resnet"
+
+
 def build_model(model_cfg: dict[str, Any], stochastic: bool) -> Extractor:
-    """Builds the extractor from ``model:`` (type resnet|ecapa and sizes);
-    ``stochastic`` adds the VIB log-variance head on the embedding."""
-    cfg = dict(model_cfg)
-    kind = cfg.pop("type", "resnet")
-    feat_dim = cfg.pop("feat_dim", 80)
-    embed_dim = cfg.pop("embed_dim", 256)
-    if kind == "resnet":
-        pooling = cfg.pop("pooling", "stats")
-        trunk: nn.Module = ResNet(feat_dim, cfg.pop("channels", 32), tuple(cfg.pop("layers", (3, 4, 6, 3))),
-                                  cfg.pop("stem_stride", 1))
-    elif kind == "ecapa":
-        pooling = cfg.pop("pooling", "attentive")
-        trunk = ECAPATDNN(feat_dim, cfg.pop("channels", 512), cfg.pop("mfa_channels", 1536), cfg.pop("scale", 8))
-    else:
-        raise ValueError(f"unknown model type '{kind}': expected resnet or ecapa")
-    if cfg:
-        raise ValueError(f"unknown model option(s) for {kind}: {', '.join(sorted(cfg))}")
-    return Extractor(trunk, pooling, embed_dim, stochastic)
+    """The extractor of ``model:``: ``type`` names the trunk (:data:`MODELS`: resnet, ecapa), whose
+    options (``feat_dim``, sizes) go to it; ``embed_dim`` and ``pooling`` to the :class:`Extractor`.
+    ``stochastic`` adds the VIB log-variance output on the embedding. An unknown key is an error."""
+    trunk_cfg = {k: v for k, v in model_cfg.items() if k not in EXTRACTOR_OPTIONS}
+    name = trunk_cfg.get("type", DEFAULT_MODEL)
+    unknown = sorted(set(trunk_cfg) - {"type"} - set(MODELS.defaults(name)))
+    if unknown:
+        raise VibError(f"model '{name}' has no option(s) {', '.join(unknown)} (its options: "
+                       f"{', '.join([*MODELS.defaults(name), *EXTRACTOR_OPTIONS])})")
+    trunk = MODELS.build(trunk_cfg, DEFAULT_MODEL)
+    return Extractor(trunk, stochastic, **{k: model_cfg[k] for k in EXTRACTOR_OPTIONS if k in model_cfg})
 
 
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+__all__ = ["EXTRACTOR_OPTIONS", "Extractor", "LOGVAR_BOUND", "MODELS", "POOLINGS", "bound_logvar", "build_model",
+           "count_parameters"]

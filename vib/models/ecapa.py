@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vib.models.pooling import length_mask
+from vib.models.registries import MODELS
 
 
 class SEBlock(nn.Module):
@@ -55,8 +56,11 @@ class SERes2Block(nn.Module):
         return (x + self.se(self.post(torch.cat(outs, dim=1)), mask)) * mask
 
 
+@MODELS.register("ecapa")
 class ECAPATDNN(nn.Module):
     """ECAPA-TDNN: conv, three SE-Res2 blocks (dilations 2, 3, 4), multi-layer feature aggregation."""
+
+    default_pooling = "attentive"
 
     def __init__(self, feat_dim: int = 80, channels: int = 512, mfa_channels: int = 1536, scale: int = 8):
         super().__init__()

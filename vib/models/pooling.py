@@ -6,8 +6,12 @@ batch of padded utterances pools exactly the frames each utterance has.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from vib.models.registries import POOLINGS
 
 
 def full_precision(x: torch.Tensor) -> torch.Tensor:
@@ -41,6 +45,7 @@ def normalise_over_time(feats: torch.Tensor, lengths: torch.Tensor | None) -> to
     return (feats - mean) * mask
 
 
+@POOLINGS.register("stats")
 class StatsPool(nn.Module):
     """Temporal statistics pooling: ``[B, C, T] -> [B, 2C]`` (mean, std)."""
 
@@ -54,6 +59,7 @@ class StatsPool(nn.Module):
         return torch.cat([mean, std], dim=1)
 
 
+@POOLINGS.register("attentive")
 class AttentiveStatsPool(nn.Module):
     """Channel- and context-dependent attentive statistics pooling (ECAPA-TDNN):
     ``[B, C, T] -> [B, 2C]``; the attention sees the frame and the utterance's
@@ -78,10 +84,7 @@ class AttentiveStatsPool(nn.Module):
         return torch.cat([mean, std], dim=1)
 
 
-def build_pooling(name: str, in_dim: int) -> nn.Module:
-    """``stats`` (mean+std) or ``attentive`` (ECAPA's attentive statistics)."""
-    if name == "stats":
-        return StatsPool(in_dim)
-    if name == "attentive":
-        return AttentiveStatsPool(in_dim)
-    raise ValueError(f"unknown pooling '{name}': expected stats or attentive")
+def build_pooling(spec: str | dict[str, Any], in_dim: int) -> nn.Module:
+    """A pooling from ``pooling:``: a name (``stats``: mean + std; ``attentive``: ECAPA's attentive
+    statistics) or a mapping with ``type`` and the pooling's options (e.g. ``attention_dim``)."""
+    return POOLINGS.build({"type": spec} if isinstance(spec, str) else spec, "stats", in_dim=in_dim)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vib.models.registries import MODELS
+
 
 def _downsampled(lengths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
     """Valid length after a kernel-3, padding-1 convolution with this stride."""
@@ -41,9 +43,12 @@ class BasicBlock(nn.Module):
         return out if mask is None else out * mask
 
 
+@MODELS.register("resnet")
 class ResNet(nn.Module):
     """2-D ResNet over (frequency, time); stages double the width and halve both
     axes (except the first stage)."""
+
+    default_pooling = "stats"
 
     def __init__(self, feat_dim: int = 80, channels: int = 32, layers: tuple[int, ...] = (3, 4, 6, 3),
                  stem_stride: int = 1):
