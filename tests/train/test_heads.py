@@ -11,6 +11,7 @@ from vib.errors import VibError
 from vib.heads import HEADS, build_head, head_needs_logvar
 from vib.heads.margin import AAMHead, AMHead, margin_logits
 from vib.heads.softmax import SoftmaxHead
+from vib.heads.subcenter import SubcenterAAMHead
 from vib.heads.vib import VIBHead, gaussian_kl
 
 
@@ -141,6 +142,7 @@ def test_gradcheck_heads_double_precision():
         (VIBHead(4, 3, bottleneck="logits", beta=0.3).double(), False),
         (AAMHead(4, 3, scale=4.0).double(), False),
         (AMHead(4, 3, scale=4.0).double(), False),
+        (SubcenterAAMHead(4, 3, scale=4.0, subcenters=2).double(), False),
         (SoftmaxHead(4, 3, "cosine", scale=4.0).double(), False),
     ]
     for head, uses_logvar in heads:
@@ -165,9 +167,30 @@ def test_logits_bottleneck_kl_is_over_classes():
 def test_build_head_rejects_unknown_options_and_types():
     with pytest.raises(VibError, match=r"head 'softmax' has no option\(s\) bogus \(its options: classifier, scale\)"):
         build_head({"type": "softmax", "bogus": 1}, 8, 3)
-    with pytest.raises(VibError, match="unknown head type 'sphereface': expected aam, am, softmax, vib"):
+    with pytest.raises(VibError, match="unknown head type 'sphereface': expected aam, am, sc_aam, softmax, vib"):
         build_head({"type": "sphereface"}, 8, 3)
     with pytest.raises(VibError, match="needs classifier: cosine"):
         build_head({"type": "vib", "margin_type": "aam"}, 8, 3)
     with pytest.raises(ValueError, match="log-variance"):
         build_head({"type": "vib"}, 8, 3)(torch.zeros(2, 8), None, torch.zeros(2, dtype=torch.long))
+
+
+def test_subcenter_aam_is_aam_on_the_best_subcenter():
+    """Against a slow reference: per class the largest of K sub-center cosines, then AAM; with
+    one sub-center it is AAM with the same weights."""
+    torch.manual_seed(10)
+    head = SubcenterAAMHead(6, 4, scale=8.0, margin=0.2, subcenters=3)
+    mu, labels = torch.randn(5, 6, dtype=torch.float64), torch.tensor([0, 3, 1, 2, 3])
+    head.double()
+    weights = F.normalize(head.classifier.weight.detach(), dim=-1).view(4, 3, 6)
+    best = torch.tensor([[max(float(F.normalize(mu[b], dim=0) @ weights[c, k]) for k in range(3))
+                          for c in range(4)] for b in range(5)], dtype=torch.float64)
+    want = F.cross_entropy(margin_logits(best, labels, "aam", 0.2, 8.0), labels)
+    out = head(mu, None, labels)
+    assert out["loss"].item() == pytest.approx(want.item(), rel=1e-9)
+    assert torch.allclose(out["logits"], 8.0 * best)
+    one, aam = SubcenterAAMHead(6, 4, subcenters=1), AAMHead(6, 4)
+    aam.load_state_dict(one.state_dict())
+    assert torch.equal(one(mu.float(), None, labels)["loss"], aam(mu.float(), None, labels)["loss"])
+    assert HEADS.defaults("sc_aam", ("embed_dim", "num_classes")) == {
+        "scale": 32.0, "margin": 0.2, "margin_warmup": None, "subcenters": 3}

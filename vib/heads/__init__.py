@@ -1,7 +1,7 @@
 """Training heads, built from the ``head:`` section of a config through :data:`HEADS`.
 
 ``type``: ``softmax`` (linear or cosine classifier), ``am`` (AM-softmax), ``aam`` (AAM /
-ArcFace), ``vib`` (stochastic embedding + KL, ``bottleneck:
+ArcFace), ``sc_aam`` (sub-center AAM), ``vib`` (stochastic embedding + KL, ``bottleneck:
 embedding|logits``, optional ``margin_type: aam`` for VIB + AAM). A head's options are its
 constructor's arguments after ``embed_dim, num_classes``; every head is a
 :class:`~vib.heads.base.Head`: ``set_progress(epoch)`` then ``head(mu, logvar, labels)``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vib.errors import VibError
-from vib.heads import margin, softmax, vib  # noqa: F401  (each registers its heads)
+from vib.heads import margin, softmax, subcenter, vib  # noqa: F401  (each registers its heads)
 from vib.heads.base import HEADS, Head, HeadOutput
 
 _FIXED = ("embed_dim", "num_classes")
