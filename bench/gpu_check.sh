@@ -27,8 +27,8 @@ wheels=false         # prepare: also download the cp312 wheels the GPU machine l
 help_message="Usage: bench/gpu_check.sh [--stage prepare|run|all] [--device cuda|cpu] [--size full|tiny]
        [--work DIR] [--out FILE] [--wheels true|false]"
 . utils/parse_options.sh
+. utils/lib.sh
 [ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }
-log() { echo "$(date '+%F %T') gpu_check: $*" >&2; }
 
 # Packages the GPU machine's Python lacks (its image has torch, numpy, scipy, yaml, tqdm, pytest, click,
 # packaging, sortedcontainers, tabulate, toolz, typing-extensions); pinned as requirements.txt / the venv.
@@ -40,7 +40,7 @@ if [ "$stage" = prepare ] || [ "$stage" = all ]; then
   mkdir -p "$work"
   if [ ! -f "$work/fbank/test/cuts.jsonl.gz" ]; then
     log "prepare: tiny mini corpus and its fbank in $work"
-    python local/mini_corpus/generate.py --tiny "$work/corpus" >"$work/corpus.log" 2>&1
+    python -m local.mini_corpus.generate --tiny "$work/corpus" >"$work/corpus.log" 2>&1
     for x in train test; do
       mkdir -p "$work/data/$x"
       cp "$work/corpus/data/$x/"* "$work/data/$x/"

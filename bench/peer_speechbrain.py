@@ -42,7 +42,8 @@ if __name__ == "__main__":  # BLAS reads its thread count when numpy is first im
 
 import numpy as np  # noqa: E402
 
-from vib.backend.plda import estimate_plda, llr_enroll_side, llr_test_side, plda_stats, transform_vectors  # noqa: E402
+from vib.backend.plda import (PldaConfig, estimate_plda, llr_enroll_side, llr_test_side,  # noqa: E402
+                              plda_stats, transform_vectors)
 from vib.backend.scoring import score_trials  # noqa: E402
 from vib.metrics import eer  # noqa: E402
 
@@ -146,8 +147,8 @@ def main() -> None:
     ei, ti = (g.ravel() for g in np.meshgrid(np.arange(num_test), np.arange(num_test), indexing="ij"))
 
     def our_score(plda) -> np.ndarray:
-        left, offset = llr_enroll_side(plda, transform_vectors(plda, enroll, normalize_length=False))
-        return score_trials(left, llr_test_side(transform_vectors(plda, test, normalize_length=False)), ei, ti,
+        left, offset = llr_enroll_side(plda, transform_vectors(plda, enroll, PldaConfig(normalize_length=False)))
+        return score_trials(left, llr_test_side(transform_vectors(plda, test, PldaConfig(normalize_length=False))), ei, ti,
                             offset)
 
     sb_train_s, sb_plda = median_time(sb_train, args.repeats)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from bench.common import Figure, FigureLog, add_common_options  # noqa: E402
 
 from vib import checkpoint as ckpt  # noqa: E402
-from vib.bin.train import load_config  # noqa: E402
+from vib.config import load_config  # noqa: E402
 from vib.extract import batch_pieces, embed_batch  # noqa: E402
 from vib.models import build_model, count_parameters  # noqa: E402
 from vib.optim import build_optimizer  # noqa: E402

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """VoxCeleb1 dev/test and VoxCeleb2 dev -> Kaldi data dirs + Lhotse manifests; official trial lists -> Kaldi trials.
 
-  local/prepare_voxceleb.py --vox1-dev /corpora/voxceleb1/dev/wav --vox1-test /corpora/voxceleb1/test/wav \\
-      --vox2-dev /corpora/voxceleb2/dev/aac --trials-dir /corpora/voxceleb1/lists data
+  python -m local.prepare_voxceleb --vox1-dev /corpora/voxceleb1/dev/wav --vox1-test /corpora/voxceleb1/test/wav \\
+      --vox2-dev /corpora/voxceleb2/dev/aac --trials-dir /corpora/voxceleb1/lists data   # (after . ./path.sh)
+  from local.prepare_voxceleb import prepare_voxceleb                                   # or as a library
 
 Each audio dir holds ``idXXXXX/<video>/<NNNNN>.wav`` (or ``.m4a``, decoded on the fly
 by an ``ffmpeg ... |`` wav.scp entry). Utterance ids are ``<spk>-<video>-<NNNNN>``,
@@ -19,19 +20,17 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from lhotse import CutSet, RecordingSet, SupervisionSet
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vib.cli import add_bool, make_parser, run  # noqa: E402
-from vib.data.kaldi_dir import write_kaldi_data_dir  # noqa: E402
-from vib.data.manifests import Manifests, build_manifests, write_manifests  # noqa: E402
-from vib.errors import VibError  # noqa: E402
-from vib.io.tables import atomic_output  # noqa: E402
+from vib.cli import add_bool, make_parser, run
+from vib.data.kaldi_dir import write_kaldi_data_dir
+from vib.data.manifests import Manifests, build_manifests, write_manifests
+from vib.errors import VibError
+from vib.io.tables import atomic_output
 
 log = logging.getLogger("prepare_voxceleb")
 
@@ -114,29 +113,23 @@ def _write_split(out: Path, manifests: Manifests, wav_scp: dict[str, str]) -> No
              len(manifests.skipped))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser("prepare_voxceleb.py", __doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", help="where the data dirs go, e.g. data")
-    parser.add_argument("--vox1-dev", help="VoxCeleb1 dev audio dir (idXXXXX/<video>/NNNNN.wav)")
-    parser.add_argument("--vox1-test", help="VoxCeleb1 test audio dir")
-    parser.add_argument("--vox2-dev", help="VoxCeleb2 dev audio dir (.m4a or .wav)")
-    parser.add_argument("--trials-dir", help="dir with the official list files (veri_test2.txt, ...)")
-    parser.add_argument("--trials", action="append", default=[], metavar="NAME=FILE",
-                        help="convert one official list to trials_NAME (repeatable)")
-    parser.add_argument("--nj", type=int, default=8, help="parallel audio probes")
-    add_bool(parser, "--skip-bad", False, "skip bad audio (listed in <split>/skipped_utts) instead of stopping")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s prepare_voxceleb: %(message)s")
-    out = Path(args.out_dir)
-    lists = _trial_lists(args.trials_dir, args.trials)
-    splits = {name: d for name, d in (("voxceleb1_dev", args.vox1_dev), ("voxceleb1_test", args.vox1_test),
-                                      ("voxceleb2_dev", args.vox2_dev)) if d}
+def prepare_voxceleb(out_dir: str | Path, vox1_dev: str | Path | None = None, vox1_test: str | Path | None = None,
+                     vox2_dev: str | Path | None = None, trials_dir: str | Path | None = None,
+                     trials: dict[str, str | Path] | None = None, num_jobs: int = 8,
+                     skip_bad: bool = False) -> dict[str, Manifests]:
+    """Writes ``<out_dir>/{voxceleb1_dev,voxceleb1_test,voxceleb1,voxceleb2_dev}`` for the audio
+    dirs given (see the module doc) and ``trials_<name>`` for the official lists found in
+    ``trials_dir`` and for ``trials`` (name -> list file); returns the manifests per split."""
+    out = Path(out_dir)
+    lists = _trial_lists(trials_dir, trials or {})
+    splits = {name: d for name, d in (("voxceleb1_dev", vox1_dev), ("voxceleb1_test", vox1_test),
+                                      ("voxceleb2_dev", vox2_dev)) if d}
     if not splits:
         raise VibError("give at least one of --vox1-dev, --vox1-test, --vox2-dev")
     scanned = {name: scan_audio_tree(d) for name, d in splits.items()}  # fail early on a missing dir
     done: dict[str, Manifests] = {}
     for name, (wav_scp, utt2spk) in scanned.items():
-        done[name] = build_manifests(wav_scp, utt2spk, None, num_jobs=args.nj, skip_bad=args.skip_bad,
+        done[name] = build_manifests(wav_scp, utt2spk, None, num_jobs=num_jobs, skip_bad=skip_bad,
                                      where=f"{splits[name]} (VoxCeleb tree)")
         _write_split(out / name, done[name], wav_scp)
     if "voxceleb1_dev" in done and "voxceleb1_test" in done:
@@ -149,10 +142,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         with atomic_output(str(out / target / f"trials_{name}")) as f:
             f.write("\n".join(lines) + "\n")
         log.info("%s: %d trials from %s", out / target / f"trials_{name}", len(lines), list_file)
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("prepare_voxceleb", __doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", help="where the data dirs go, e.g. data")
+    parser.add_argument("--vox1-dev", help="VoxCeleb1 dev audio dir (idXXXXX/<video>/NNNNN.wav)")
+    parser.add_argument("--vox1-test", help="VoxCeleb1 test audio dir")
+    parser.add_argument("--vox2-dev", help="VoxCeleb2 dev audio dir (.m4a or .wav)")
+    parser.add_argument("--trials-dir", help="dir with the official list files (veri_test2.txt, ...)")
+    parser.add_argument("--trials", action="append", default=[], metavar="NAME=FILE",
+                        help="convert one official list to trials_NAME (repeatable)")
+    parser.add_argument("--nj", type=int, default=8, help="parallel audio probes")
+    add_bool(parser, "--skip-bad", False, "skip bad audio (listed in <split>/skipped_utts) instead of stopping")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s prepare_voxceleb: %(message)s")
+    pairs = {}
+    for pair in args.trials:
+        name, sep, file = pair.partition("=")
+        if not sep or not name or not file:
+            raise VibError(f"--trials expects NAME=FILE, got '{pair}'")
+        pairs[name] = file
+    prepare_voxceleb(args.out_dir, args.vox1_dev, args.vox1_test, args.vox2_dev, args.trials_dir, pairs, args.nj,
+                     args.skip_bad)
     return 0
 
 
-def _trial_lists(trials_dir: str | None, pairs: list[str]) -> dict[str, Path]:
+def _trial_lists(trials_dir: str | Path | None, pairs: dict[str, str | Path]) -> dict[str, Path]:
     lists: dict[str, Path] = {}
     if trials_dir:
         root = Path(trials_dir)
@@ -161,10 +178,7 @@ def _trial_lists(trials_dir: str | None, pairs: list[str]) -> dict[str, Path]:
         lists = {name: root / f for f, name in OFFICIAL_LISTS.items() if (root / f).is_file()}
         if not lists:
             raise VibError(f"trials dir '{root}' has none of the official lists {', '.join(OFFICIAL_LISTS)}")
-    for pair in pairs:
-        name, sep, file = pair.partition("=")
-        if not sep or not name or not file:
-            raise VibError(f"--trials expects NAME=FILE, got '{pair}'")
+    for name, file in pairs.items():
         if not Path(file).is_file():
             raise VibError(f"trial list '{file}' (for {name}) does not exist")
         lists[name] = Path(file)

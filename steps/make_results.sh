@@ -20,12 +20,11 @@ Both are written under temporary names, then renamed. When RESULTS.md and det.pn
 RESULTS.md is newer than every metrics file of the table, nothing is done, so re-running a
 finished recipe keeps the report of the run that made the results."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 . "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 3 ]; then echo "$help_message" >&2; exit 1; fi
 exp=$1 det_trials=$2 out=$3
-log() { echo "$(date '+%F %T') make_results.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 [ -n "$systems" ] || die "--systems is required"
 [ -n "$lists" ] || die "--lists is required"
 [ -f "$det_trials" ] || die "no such file: $det_trials"

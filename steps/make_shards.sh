@@ -8,6 +8,8 @@
 # Skipped when <shard-dir>/utt2spk is newer than <fbank-dir>/cuts.jsonl.gz; a killed run leaves
 # no shard dir (it is renamed into place when complete) and is redone by the next one.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 
 shard_size=1000
 audio=false
@@ -15,14 +17,13 @@ nj=1
 seed=0
 help_message="Usage: $0 [--shard-size 1000] [--audio false] [--nj 1] [--seed 0] <fbank-dir> <shard-dir>
   e.g. $0 --audio true --nj 4 fbank/voxceleb2_dev shards/voxceleb2_dev"
-. "$(dirname "$0")/../utils/parse_options.sh"
+. "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 2 ]; then echo "$help_message" >&2; exit 1; fi
 fbank=$1
 dir=$2
-log() { echo "$(date '+%F %T') $(basename "$0"): $*" >&2; }
 
-[ -f "$fbank/cuts.jsonl.gz" ] || { log "ERROR: missing $fbank/cuts.jsonl.gz (run steps/compute_fbank.sh)"; exit 1; }
+[ -f "$fbank/cuts.jsonl.gz" ] || die "missing $fbank/cuts.jsonl.gz (run steps/compute_fbank.sh)"
 if [ -f "$dir/utt2spk" ] && [ "$dir/utt2spk" -nt "$fbank/cuts.jsonl.gz" ] &&
    { [ "$audio" != true ] || [ -f "$dir/recording.000000.tar" ]; }; then
   log "$dir is up to date"

@@ -10,19 +10,18 @@ top_n=300            # cohort scores kept per side for asnorm
 enroll_level=utt     # utt: <enroll-dir>/xvector.scp; spk: <enroll-dir>/spk_xvector.scp
 skip_missing=false   # drop trials whose key has no vector (else an error)
 use_kaldi=false      # Kaldi's ivector-normalize-length --scaleup=false + ivector-compute-dot-products
+cmd=run.pl           # job runner for each scoring command (Kaldi's cmd.sh)
 help_message="Usage: $0 [options] <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
  e.g.: $0 --cohort scp:exp/vib/xvectors_train/spk_xvector.scp exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_cosine_test
 Writes <score-dir>/scores and metrics.json; with --cohort also scores_<norm-method> and
 metrics_<norm-method>.json. Trials: 'enroll test target|nontarget'.
 Finished outputs newer than their inputs are kept when the script is re-run."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 . "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 4 ]; then echo "$help_message" >&2; exit 1; fi
 enroll=$1 test=$2 trials=$3 dir=$4
-log() { echo "$(date '+%F %T') score_cosine.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-up_to_date() { local out=$1 f; shift; [ -s "$out" ] || return 1; for f in "$@"; do [ "$out" -nt "$f" ] || return 1; done; }
 
 case $enroll_level in
   utt) enroll_scp=$enroll/xvector.scp ;;
@@ -50,7 +49,7 @@ vectors() {  # rspecifier of scp $1 with the training mean removed (if --train-d
 if [ -n "$train_dir" ] && ! up_to_date "$mean" "$train_dir/xvector.scp"; then
   log "training mean"
   if $use_kaldi; then compute_mean=ivector-mean; else compute_mean=vib-ivector-mean; fi
-  $compute_mean scp:$train_dir/xvector.scp $mean.tmp 2> $dir/log/mean.log || die "see $dir/log/mean.log"
+  $cmd $dir/log/mean.log $compute_mean scp:$train_dir/xvector.scp $mean.tmp || die "see $dir/log/mean.log"
   mv $mean.tmp $mean
 fi
 
@@ -64,22 +63,22 @@ if ! up_to_date "$dir/scores" "$enroll_scp" "$test/xvector.scp" "$trials" ${trai
         echo "ark:ivector-normalize-length --scaleup=false $1 ark:- |"
       fi
     }
-    ivector-compute-dot-products "cut -d' ' -f1,2 $trials |" "$(kaldi_unit scp:$enroll_scp)" \
-      "$(kaldi_unit scp:$test/xvector.scp)" \
-      $dir/scores.tmp 2> $dir/log/score.log || die "see $dir/log/score.log"
+    $cmd $dir/log/score.log ivector-compute-dot-products "cut -d' ' -f1,2 $trials |" \
+      "$(kaldi_unit scp:$enroll_scp)" "$(kaldi_unit scp:$test/xvector.scp)" $dir/scores.tmp \
+      || die "see $dir/log/score.log"
   else
-    vib-cosine-scoring --skip-missing=$skip_missing "$(vectors scp:$enroll_scp)" "$(vectors scp:$test/xvector.scp)" \
-      $trials $dir/scores.tmp 2> $dir/log/score.log || die "see $dir/log/score.log"
+    $cmd $dir/log/score.log vib-cosine-scoring --skip-missing=$skip_missing "$(vectors scp:$enroll_scp)" \
+      "$(vectors scp:$test/xvector.scp)" $trials $dir/scores.tmp || die "see $dir/log/score.log"
   fi
   mv $dir/scores.tmp $dir/scores
 fi
 
-metrics() {  # metrics <scores> <json>
-  if ! up_to_date "$2" "$1" "$trials"; then
-    vib-compute-metrics --json --p-target=0.01,0.001,0.05 $trials $1 > $2.tmp || die "metrics of $1 failed"
-    mv $2.tmp $2
+metrics() {  # metrics <scores> <json>: EER and minDCF into <json>; its summary line is logged
+  local summary=$dir/log/$(basename "$2" .json).log
+  if ! up_to_date "$2" "$1" "$trials" || [ ! -s "$summary" ]; then
+    vib-compute-metrics --json-out=$2 --p-target=0.01,0.001,0.05 $trials $1 > $summary || die "metrics of $1 failed"
   fi
-  log "$(python -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"EER {m['eer']:.3f}%, minDCF(0.01) {m['min_dcf_0.01']:.4f}\")" $2) -> $2"
+  log "$(cat $summary) -> $2"
 }
 metrics $dir/scores $dir/metrics.json
 
@@ -87,8 +86,8 @@ if [ -n "$cohort" ]; then
   out=$dir/scores_$norm_method
   if ! up_to_date "$out" "$dir/scores"; then
     log "$norm_method with cohort $cohort (top $top_n)"
-    vib-score-norm --method=$norm_method --top-n=$top_n "$(vectors $cohort)" "$(vectors scp:$enroll_scp)" \
-      "$(vectors scp:$test/xvector.scp)" $dir/scores $out.tmp 2> $dir/log/score_norm.log \
+    $cmd $dir/log/score_norm.log vib-score-norm --method=$norm_method --top-n=$top_n "$(vectors $cohort)" \
+      "$(vectors scp:$enroll_scp)" "$(vectors scp:$test/xvector.scp)" $dir/scores $out.tmp \
       || die "see $dir/log/score_norm.log"
     mv $out.tmp $out
   fi

@@ -11,6 +11,7 @@ plda_dir=            # where mean.vec, transform.mat and plda are kept (default:
                      # same dir for every trial list and they are trained once, then reused
 skip_missing=false   # drop trials whose key has no vector (else an error)
 use_kaldi=false      # run Kaldi's own binaries (ivector-*, transform-vec) instead of vib-*
+cmd=run.pl           # job runner for each back-end command (Kaldi's cmd.sh)
 help_message="Usage: $0 [options] <train-xvector-dir> <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
  e.g.: $0 --lda-dim 200 exp/vib/xvectors_train exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_plda_test
 Each xvector dir holds xvector.scp (and, for --enroll-level spk, spk_xvector.scp and num_utts.ark).
@@ -24,14 +25,11 @@ default <score-dir>; Kaldi keeps them in the training xvector dir):
   metrics.json  = vib-compute-metrics --llr=true (EER, minDCF at 0.01/0.001/0.05, actDCF, Cllr)
 Finished outputs newer than their inputs are kept when the script is re-run."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 . "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 5 ]; then echo "$help_message" >&2; exit 1; fi
 train=$1 enroll=$2 test=$3 trials=$4 dir=$5
-log() { echo "$(date '+%F %T') score_plda.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-# up_to_date OUT IN...: OUT exists and is newer than every IN.
-up_to_date() { local out=$1 f; shift; [ -s "$out" ] || return 1; for f in "$@"; do [ "$out" -nt "$f" ] || return 1; done; }
 
 train_data=${train_data:-$train}
 for f in "$train/xvector.scp" "$train_data/utt2spk" "$train_data/spk2utt" "$trials"; do
@@ -63,21 +61,21 @@ mkdir -p "$dir/log" "$model/log"
 
 if ! up_to_date "$model/mean.vec" "$train/xvector.scp"; then
   log "training mean ($mean)"
-  $mean scp:$train/xvector.scp $model/mean.vec.tmp 2> $model/log/mean.log || die "see $model/log/mean.log"
+  $cmd $model/log/mean.log $mean scp:$train/xvector.scp $model/mean.vec.tmp || die "see $model/log/mean.log"
   mv $model/mean.vec.tmp $model/mean.vec
 fi
 
 if ! up_to_date "$model/transform.mat" "$train/xvector.scp" "$train_data/utt2spk"; then
-  dim=$(python -c "import sys; from vib.io.tables import read_table; print(next(read_table(sys.argv[1]))[1].shape[0])" scp:$train/xvector.scp)
+  dim=$(vib-vector-dim scp:$train/xvector.scp)
   num_spk=$(wc -l < $train_data/spk2utt)
   cap=$(( dim < num_spk - 1 ? dim : num_spk - 1 ))
   [ $cap -ge 1 ] || die "need at least 2 training speakers for LDA, found $num_spk"
   dim_used=$(( lda_dim < cap ? lda_dim : cap ))
   [ $dim_used -eq $lda_dim ] || log "LDA dimension capped at $dim_used (input dim $dim, $num_spk speakers)"
   log "LDA to $dim_used dims ($lda)"
-  $lda --total-covariance-factor=0.0 --dim=$dim_used \
+  $cmd $model/log/lda.log $lda --total-covariance-factor=0.0 --dim=$dim_used \
     "ark:$subtract scp:$train/xvector.scp ark:- |" ark:$train_data/utt2spk $model/transform.mat.tmp \
-    2> $model/log/lda.log || die "see $model/log/lda.log"
+    || die "see $model/log/lda.log"
   mv $model/transform.mat.tmp $model/transform.mat
 fi
 
@@ -87,9 +85,9 @@ prep() {  # rspecifier of the vectors of scp $1 after mean removal, LDA and leng
 
 if ! up_to_date "$model/plda" "$model/transform.mat" "$model/mean.vec" "$train_data/spk2utt"; then
   log "PLDA, $num_em_iters E-M iterations ($train_plda)"
-  $train_plda --num-em-iters=$num_em_iters ark:$train_data/spk2utt \
+  $cmd $model/log/plda.log $train_plda --num-em-iters=$num_em_iters ark:$train_data/spk2utt \
     "ark:$subtract scp:$train/xvector.scp ark:- | $transform $model/transform.mat ark:- ark:- | $normalize ark:- ark:- |" \
-    $model/plda.tmp 2> $model/log/plda.log || die "see $model/log/plda.log"
+    $model/plda.tmp || die "see $model/log/plda.log"
   mv $model/plda.tmp $model/plda
 fi
 
@@ -97,15 +95,13 @@ if ! up_to_date "$dir/scores" "$model/plda" "$enroll_scp" "$test/xvector.scp" "$
   plda_in=$model/plda
   [ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $model/plda - |"
   log "scoring $(wc -l < $trials) trials ($score)"
-  $score --normalize-length=true $num_utts_opt $skip_opt "$plda_in" "$(prep $enroll_scp)" \
-    "$(prep $test/xvector.scp)" "cut -d' ' -f1,2 $trials |" $dir/scores.tmp \
-    2> $dir/log/score.log || die "see $dir/log/score.log"
+  $cmd $dir/log/score.log $score --normalize-length=true $num_utts_opt $skip_opt "$plda_in" "$(prep $enroll_scp)" \
+    "$(prep $test/xvector.scp)" "cut -d' ' -f1,2 $trials |" $dir/scores.tmp || die "see $dir/log/score.log"
   mv $dir/scores.tmp $dir/scores
 fi
 
-if ! up_to_date "$dir/metrics.json" "$dir/scores" "$trials"; then
-  vib-compute-metrics --llr=true --json --p-target=0.01,0.001,0.05 $trials $dir/scores > $dir/metrics.json.tmp \
-    || die "metrics failed"
-  mv $dir/metrics.json.tmp $dir/metrics.json
+if ! up_to_date "$dir/metrics.json" "$dir/scores" "$trials" || [ ! -s "$dir/log/metrics.log" ]; then
+  vib-compute-metrics --llr=true --json-out=$dir/metrics.json --p-target=0.01,0.001,0.05 $trials $dir/scores \
+    > $dir/log/metrics.log || die "metrics failed"
 fi
-log "$(python -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"EER {m['eer']:.3f}%, minDCF(0.01) {m['min_dcf_0.01']:.4f}, minDCF(0.001) {m['min_dcf_0.001']:.4f}\")" $dir/metrics.json) -> $dir/metrics.json"
+log "$(cat $dir/log/metrics.log) -> $dir/metrics.json"

@@ -8,6 +8,7 @@ train_data=          # data dir with utt2spk and spk2utt of the training vectors
 norm_method=asnorm   # cosine score normalisation (asnorm | snorm | znorm | tnorm), cohort = training speaker means
 top_n=300            # asnorm: cohort scores kept per side
 lda_dim=200          # PLDA back-end: LDA dimension (capped at #training speakers - 1)
+cmd=run.pl           # job runner for each back-end command (Kaldi's cmd.sh)
 help_message="Usage: $0 [options] <exp-dir> <train-set> <eval-set> <list>=<trials> [<list>=<trials> ...]
  e.g.: $0 --top-n 300 exp voxceleb2_dev voxceleb1 vox1_o_cleaned=data/voxceleb1_test/trials_vox1_o_cleaned
 For each system <exp-dir>/<sys> and each trial list (Kaldi form 'enroll test target|nontarget';
@@ -21,13 +22,12 @@ The training mean, LDA transform and PLDA (mean.vec, transform.mat, plda) are tr
 system into <sys>/xvectors_<train-set>/, as in Kaldi's egs/voxceleb/v2, and reused for every list.
 Finished outputs newer than their inputs are kept when the script is re-run."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 . "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -lt 4 ]; then echo "$help_message" >&2; exit 1; fi
 exp=$1 train_set=$2 eval_set=$3
 shift 3
-log() { echo "$(date '+%F %T') score_systems.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 for spec in "$@"; do
   case $spec in
@@ -46,9 +46,9 @@ for sys in $systems; do
   for spec in "$@"; do
     list=${spec%%=*} trials=${spec#*=}
     log "$sys on $list"
-    "$steps/score_cosine.sh" --train-dir "$tr" --mean-dir "$tr" --cohort "scp:$tr/spk_xvector.scp" \
+    "$steps/score_cosine.sh" --cmd "$cmd" --train-dir "$tr" --mean-dir "$tr" --cohort "scp:$tr/spk_xvector.scp" \
       --norm-method "$norm_method" --top-n "$top_n" "$ev" "$ev" "$trials" "$exp/$sys/scores_cosine_$list"
-    "$steps/score_plda.sh" --lda-dim "$lda_dim" --plda-dir "$tr" ${train_data:+--train-data "$train_data"} \
+    "$steps/score_plda.sh" --cmd "$cmd" --lda-dim "$lda_dim" --plda-dir "$tr" ${train_data:+--train-data "$train_data"} \
       "$tr" "$ev" "$ev" "$trials" "$exp/$sys/scores_plda_$list"
   done
 done

@@ -3,7 +3,8 @@
 # checkpoints; does nothing when it is complete). With --nproc N > 1 it runs
 # torchrun --standalone (DDP; nccl on GPUs, gloo on CPU).
 set -euo pipefail
-[ -f ./path.sh ] && . ./path.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
+. "$VIB_ROOT/utils/lib.sh"
 
 nproc=1
 num_threads=0    # torch CPU threads per process (0: the config's train.num_threads)
@@ -17,28 +18,28 @@ Options:
   --num-threads N    torch CPU threads per process (default: from config)
   --overrides 'a.b=v ...'  config overrides passed to vib-train --set
 Outputs: <exp-dir>/{final.pt,checkpoints/,train.jsonl,curve.png,spk2id,config.yaml,train.log}"
-. utils/parse_options.sh
+. "$VIB_ROOT/utils/parse_options.sh"
 
 if [ $# -ne 3 ]; then
   echo "$help_message" >&2
   exit 1
 fi
 config=$1; fbank=$2; exp=$3
-[ -f "$config" ] || { echo "$0: no config file '$config'" >&2; exit 1; }
+[ -f "$config" ] || die "no config file '$config'"
 [ -f "$fbank/cuts.jsonl.gz" ] || [ -f "$fbank/cuts.000000.jsonl.gz" ] ||
-  { echo "$0: no '$fbank/cuts.jsonl.gz' (run steps/compute_fbank.sh) nor shards (steps/make_shards.sh)" >&2; exit 1; }
+  die "no '$fbank/cuts.jsonl.gz' (run steps/compute_fbank.sh) nor shards (steps/make_shards.sh)"
 mkdir -p "$exp"
 
 args=()
 for kv in $overrides; do args+=(--set "$kv"); done
 if [ "$num_threads" -gt 0 ]; then args+=(--set "train.num_threads=$num_threads"); fi
 
-echo "$0: training $exp from $config on $fbank (log: $exp/train.log)"
+log "training $exp from $config on $fbank (log: $exp/train.log)"
 if [ "$nproc" -gt 1 ]; then
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} torchrun --standalone --nproc_per_node="$nproc" -m vib.bin.train \
     "${args[@]}" "$config" "$fbank" "$exp" 2>&1 | tee -a "$exp/train.log"
 else
   vib-train "${args[@]}" "$config" "$fbank" "$exp" 2>&1 | tee -a "$exp/train.log"
 fi
-[ -f "$exp/final.pt" ] || { echo "$0: training did not produce $exp/final.pt (see $exp/train.log)" >&2; exit 1; }
-echo "$0: done: $exp/final.pt"
+[ -f "$exp/final.pt" ] || die "training did not produce $exp/final.pt (see $exp/train.log)"
+log "done: $exp/final.pt"

@@ -13,8 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-log() { echo "$(date '+%F %T') setup_env: $*" >&2; }
-
+. "$root/utils/lib.sh"
 . "$root/utils/setup_apt.sh"
 
 # --- 1. apt packages --------------------------------------------------------

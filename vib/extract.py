@@ -11,7 +11,9 @@ Memory is bounded by one utterance's features plus one batch.
 Outputs in ``out_dir``: ``xvector.ark`` / ``xvector.scp`` (Kaldi binary float
 vectors, ``FV``; scp sorted by key), optionally ``xvector_var.ark/.scp``, and
 ``utt2spk`` / ``spk2utt`` from the cuts' speakers. With ``nj > 1`` the cuts are
-dealt round-robin (in length order) to ``nj`` processes whose tables are merged.
+dealt round-robin (in length order) to ``nj`` jobs whose tables are merged: processes
+here (:func:`extract`), or jobs run by a job runner (:func:`extract_share` per job, then
+:func:`merge_shares`), with the same result.
 """
 from __future__ import annotations
 
@@ -220,31 +222,52 @@ def _run_job(args: tuple) -> int:
     return extract_job(model_path, cuts, ark, scp, opts, progress)
 
 
-def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, nj: int = 1,
-            opts: ExtractOptions = ExtractOptions(), progress: bool = True) -> int:
-    """Extracts every cut of ``cuts_path`` into ``out_dir`` (see module doc); returns the count."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = load_extractor(model_path)  # fails early, before starting jobs, on a bad model file
+def _prepared(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, opts: ExtractOptions) -> list:
+    """The cuts in job order (longest first); checks the model first (before any job starts)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    model = load_extractor(model_path)
     if opts.write_var and model.logvar is None:
         raise VibError(f"{model_path}: --write-var needs a VIB model with the bottleneck on the embedding")
     cuts = load_cuts(cuts_path)
     if not cuts:
         raise VibError(f"{cuts_path}: no cuts")
     cuts.sort(key=lambda c: -min(c.num_frames, opts.chunk_frames or c.num_frames))
-    nj = max(1, min(nj, len(cuts)))
+    return cuts
+
+
+def _part(out_dir: str | Path, job: int) -> tuple[str, str]:
+    return str(Path(out_dir) / f"xvector.{job}.ark"), str(Path(out_dir) / f"xvector.{job}.scp")
+
+
+def _job_args(model_path, cuts: list, out_dir, nj: int, job: int, opts: ExtractOptions, progress: bool) -> tuple:
+    """Job ``job`` (1-based) of ``nj``: every nj-th cut of the length order, on its device."""
+    return (str(model_path), cuts[job - 1::nj], *_part(out_dir, job),
+            dataclasses.replace(opts, device=job_device(opts.device, job - 1)), progress)
+
+
+def extract_share(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, nj: int, job: int,
+                  opts: ExtractOptions = ExtractOptions(), progress: bool = True) -> int:
+    """Job ``job`` of ``nj`` (1-based), run on its own (e.g. by ``run.pl JOB=1:nj``): writes
+    ``xvector.<job>.{ark,scp}`` (and the variance) for :func:`merge_shares`; returns the count."""
+    if not 1 <= job <= nj:
+        raise VibError(f"job {job} is outside 1..{nj}")
+    return _run_job(_job_args(model_path, _prepared(model_path, cuts_path, out_dir, opts), out_dir, nj, job, opts,
+                              progress))
+
+
+def merge_shares(cuts_path: str | Path, out_dir: str | Path, nj: int, write_var: bool = False) -> None:
+    """Merges the ``nj`` job tables of :func:`extract_share` into ``xvector.{ark,scp}`` (and
+    ``xvector_var``), removes them, and writes ``utt2spk`` / ``spk2utt`` from the cuts' speakers."""
+    out = Path(out_dir)
+    parts = [_part(out, j) for j in range(1, nj + 1)]
+    for path in (p for part in parts for p in part):
+        if not os.path.isfile(path) or (write_var and not os.path.isfile(_var_name(path))):
+            raise VibError(f"missing extraction job output '{path}' (or its variance table): run every job first")
     ark, scp = str(out / "xvector.ark"), str(out / "xvector.scp")
-    tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if opts.write_var else [])
-    parts = [(str(out / f"xvector.{j + 1}.ark"), str(out / f"xvector.{j + 1}.scp")) for j in range(nj)]
-    jobs = [(str(model_path), cuts[j::nj], *parts[j], dataclasses.replace(opts, device=job_device(opts.device, j)),
-             progress and j == 0) for j in range(nj)]
-    if nj == 1:
-        written = _run_job(jobs[0])
-    else:
-        with multiprocessing.get_context("spawn").Pool(nj) as pool:
-            written = sum(pool.map(_run_job, jobs))
+    tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if write_var else [])
     for merged_ark, merged_scp in tables:
         merge_tables([(_rename(a, merged_ark), _rename(s, merged_scp)) for a, s in parts], merged_ark, merged_scp)
+    cuts = load_cuts(cuts_path)
     speakers = {utterance_key(c): c.supervisions[0].speaker for c in cuts
                 if len(c.supervisions) == 1 and c.supervisions[0].speaker}
     if len(speakers) == len(cuts):
@@ -253,6 +276,21 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
         for utt, spk in sorted(speakers.items()):
             spk2utt.setdefault(spk, []).append(utt)
         write_kaldi_map(out / "spk2utt", spk2utt)
+
+
+def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, nj: int = 1,
+            opts: ExtractOptions = ExtractOptions(), progress: bool = True) -> int:
+    """Extracts every cut of ``cuts_path`` into ``out_dir`` (see module doc) with ``nj`` processes
+    here; returns the count."""
+    cuts = _prepared(model_path, cuts_path, out_dir, opts)
+    nj = max(1, min(nj, len(cuts)))
+    jobs = [_job_args(model_path, cuts, out_dir, nj, j, opts, progress and j == 1) for j in range(1, nj + 1)]
+    if nj == 1:
+        written = _run_job(jobs[0])
+    else:
+        with multiprocessing.get_context("spawn").Pool(nj) as pool:
+            written = sum(pool.map(_run_job, jobs))
+    merge_shares(cuts_path, out_dir, nj, opts.write_var)
     return written
 
 

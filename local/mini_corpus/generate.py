@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the mini corpus: multi-speaker synthetic speech from real donors' TTS voices.
 
-Usage: python local/mini_corpus/generate.py [options] <out-dir>
+Usage: python -m local.mini_corpus.generate [options] <out-dir>   (after . ./path.sh)
 
 Writes under <out-dir> (absolute paths in wav.scp, so the dir must stay put):
   wav/<spk>/<utt>.wav, <utt>.txt         16 kHz mono 16-bit, 1.5-6 s each, and its text
@@ -27,9 +27,6 @@ import sys
 import zlib
 from pathlib import Path
 from typing import Sequence
-
-if __package__ in (None, ""):  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 from tqdm import tqdm
@@ -196,7 +193,7 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("generate.py", __doc__.split("\n\n", 1)[0],
-                         usage="python local/mini_corpus/generate.py [options] <out-dir>")
+                         usage="python -m local.mini_corpus.generate [options] <out-dir>")
     parser.add_argument("out_dir", type=Path, help="output dir (created)")
     add_bool(parser, "--tiny", False,
              f"test size: {', '.join(f'{k}={v}' for k, v in TINY.items())}; explicit options win")

@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from tests.backend.conftest import speaker_data
-from vib.backend.plda import (em_iteration, estimate_plda, llr_enroll_side, llr_terms, llr_test_side,
+from vib.backend.plda import (PldaConfig, em_iteration, estimate_plda, llr_enroll_side, llr_terms, llr_test_side,
                               plda_from_covariances, plda_trial_scores, plda_stats, smooth_within_class, transform_vectors)
 from vib.backend.scoring import score_trials
 from vib.errors import VibError
@@ -102,9 +102,9 @@ def test_llr_without_length_norm_matches_dense_gaussians(trained):
     enroll = rng.standard_normal((4, 6)) * 2
     test = rng.standard_normal((5, 6)) * 2
     counts = np.array([1, 3, 1, 7])
-    left, off = llr_enroll_side(trained, transform_vectors(trained, enroll, counts, normalize_length=False),
+    left, off = llr_enroll_side(trained, transform_vectors(trained, enroll, counts, PldaConfig(normalize_length=False)),
                                 counts)
-    right = llr_test_side(transform_vectors(trained, test, 1, normalize_length=False))
+    right = llr_test_side(transform_vectors(trained, test, 1, PldaConfig(normalize_length=False)))
     ei, ti = np.meshgrid(np.arange(4), np.arange(5), indexing="ij")
     scores = score_trials(left, right, ei.ravel(), ti.ravel(), off)
     ref = [dense_llr(trained, enroll[e], counts[e], test[t]) for e, t in zip(ei.ravel(), ti.ravel())]
@@ -136,8 +136,8 @@ def test_llr_with_length_norm_matches_per_trial_loop(trained, simple):
     enroll = rng.standard_normal((5, 6)) * 3
     test = rng.standard_normal((7, 6)) * 3
     counts = np.array([1, 2, 5, 1, 3])
-    u_e = transform_vectors(trained, enroll, counts, normalize_length=True, simple_length_norm=simple)
-    u_t = transform_vectors(trained, test, 1, normalize_length=True, simple_length_norm=simple)
+    u_e = transform_vectors(trained, enroll, counts, PldaConfig(True, simple))
+    u_t = transform_vectors(trained, test, 1, PldaConfig(True, simple))
     for e in range(5):
         np.testing.assert_allclose(u_e[e], kaldi_transform(trained, enroll[e], counts[e], simple), rtol=1e-5)
     ei = rng.integers(0, 5, 30)

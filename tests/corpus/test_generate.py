@@ -159,8 +159,8 @@ def test_missing_tool_names_the_apt_package(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     os.symlink(shutil.which("sox"), bin_dir / "sox")          # espeak-ng is missing
-    proc = subprocess.run([sys.executable, str(REPO / "local/mini_corpus/generate.py"), "--tiny=true", str(tmp_path / "c")],
-                          env={**os.environ, "PATH": str(bin_dir)}, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "local.mini_corpus.generate", "--tiny=true", str(tmp_path / "c")],
+                          env={**os.environ, "PATH": str(bin_dir)}, cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "ERROR" in proc.stderr
     assert "install the Debian package espeak-ng" in proc.stderr

@@ -1,19 +1,14 @@
-"""local/prepare_voxceleb.py on a miniature VoxCeleb tree built from generated audio."""
+"""local.prepare_voxceleb on a miniature VoxCeleb tree built from generated audio."""
 from __future__ import annotations
-
-import importlib.util
 
 import pytest
 from lhotse import CutSet
 
-from tests.conftest import REPO
 from tests.data.audio_fixtures import make_voxceleb_tree, write_wav
 from vib.data.kaldi_dir import read_kaldi_data_dir
 from vib.errors import VibError
 
-_spec = importlib.util.spec_from_file_location("prepare_voxceleb", REPO / "local" / "prepare_voxceleb.py")
-prepare_voxceleb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prepare_voxceleb)
+from local import prepare_voxceleb
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,10 @@ TINY_TRAIN = {"epochs": 3, "epoch_size": 96, "batch_size": 16, "crop_frames": 10
 
 
 def _make_recipe_copy(dest: Path) -> Path:
-    """A copy of the recipe (run.sh, conf/) in ``dest`` with links to the repository."""
+    """A copy of the recipe (run.sh, cmd.sh, conf/) in ``dest`` with links to the repository."""
     dest.mkdir(parents=True)
     shutil.copy(RECIPE / "run.sh", dest / "run.sh")
+    shutil.copy(RECIPE / "cmd.sh", dest / "cmd.sh")
     (dest / "path.sh").write_text(f". {REPO}/path.sh\n")
     for name in ("utils", "steps"):
         (dest / name).symlink_to(REPO / name)

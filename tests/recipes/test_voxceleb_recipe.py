@@ -2,7 +2,7 @@
 
 The tree has the real layout (``wav/idXXXXX/<video>/NNNNN.wav``; VoxCeleb2 partly m4a),
 official-style cleaned O/E/H lists, MUSAN and RIRS_NOISES look-alikes. The recipe runs
-in a work dir that links to the committed run.sh, path.sh, utils, steps and conf, with
+in a work dir that links to the committed run.sh, cmd.sh, path.sh, utils, steps and conf, with
 the committed tiny configs (conf/tiny: 2 epochs of a 4-channel ResNet on the CPU).
 """
 from __future__ import annotations
@@ -64,9 +64,9 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
 
 
 def _work_dir(path: Path) -> Path:
-    """A recipe work dir elsewhere: links to the committed run.sh, path.sh, utils, steps, conf."""
+    """A recipe work dir elsewhere: links to the committed run.sh, cmd.sh, path.sh, utils, steps, conf."""
     path.mkdir()
-    for name in ("run.sh", "path.sh", "utils", "steps", "conf"):
+    for name in ("run.sh", "cmd.sh", "path.sh", "utils", "steps", "conf"):
         (path / name).symlink_to(RECIPE / name)
     return path
 
@@ -173,7 +173,7 @@ def test_rerun_redoes_no_finished_stage(recipe):
     assert before == after
     for done in ("stage 0: data dirs and trial lists are ready", "stage 1: augmentation manifests are ready",
                  "stage 3: vib is trained", "stage 4: exp/vib/xvectors_voxceleb2_dev is up to date"):
-        assert done in second.stdout
+        assert done in second.stderr
     assert _table((work / "RESULTS.md").read_text()) == _table(first.stdout[first.stdout.index("# egs/voxceleb"):])
 
 

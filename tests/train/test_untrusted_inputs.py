@@ -12,7 +12,7 @@ from tests.conftest import run_bash
 from tests.train.synthetic import NUM_CLASSES, SyntheticLoader, tiny_config
 from tests.train.test_extract import fbank_dir, model_path  # noqa: F401  (fixtures)
 from vib import checkpoint as ckpt
-from vib.bin.train import load_config
+from vib.config import load_config
 from tests.planted import Planted
 from vib.data.features import read_fbank_config
 from vib.errors import VibError

@@ -26,13 +26,11 @@ def subtract_mean(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return vectors.astype(np.float32) - mean.astype(np.float32)
 
 
-def speaker_means(spk2utt: dict[str, list[str]], row_of: dict[str, int], vectors: np.ndarray
-                  ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """Per-speaker averages of the utterance vectors that exist.
-
-    Returns (speakers, means float32 [S, D], counts int [S], missing utterances); a
-    speaker none of whose utterances has a vector is left out, as in Kaldi.
-    """
+def group_rows(spk2utt: dict[str, list[str]], row_of: dict[str, int]
+               ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The vectors of each speaker, as Kaldi groups them (spk2utt order; utterances without a
+    vector skipped; a speaker with none left out): (speakers [S], rows int [N] into the
+    vectors, owner int [N] in 0..S-1, missing utterances)."""
     speakers: list[str] = []
     owner: list[int] = []
     rows: list[int] = []
@@ -44,7 +42,17 @@ def speaker_means(spk2utt: dict[str, list[str]], row_of: dict[str, int], vectors
             owner.extend([len(speakers)] * len(found))
             rows.extend(found)
             speakers.append(spk)
-    counts = np.bincount(np.asarray(owner, dtype=np.int64), minlength=len(speakers))
-    sums = sum_by_group(vectors[np.asarray(rows, dtype=np.int64)], np.asarray(owner, dtype=np.int64), len(speakers))
+    return speakers, np.asarray(rows, dtype=np.int64), np.asarray(owner, dtype=np.int64), missing
+
+
+def speaker_means(spk2utt: dict[str, list[str]], row_of: dict[str, int], vectors: np.ndarray
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """Per-speaker averages of the utterance vectors that exist (grouped by :func:`group_rows`).
+
+    Returns (speakers, means float32 [S, D], counts int [S], missing utterances).
+    """
+    speakers, rows, owner, missing = group_rows(spk2utt, row_of)
+    counts = np.bincount(owner, minlength=len(speakers))
+    sums = sum_by_group(vectors[rows], owner, len(speakers))
     means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
     return speakers, means, counts, missing

@@ -127,20 +127,42 @@ def smooth_within_class(plda: Plda, factor: float) -> Plda:
     return Plda(plda.mean, plda.transform / np.sqrt(within_diag)[:, None], plda.psi / within_diag)
 
 
+@dataclass(frozen=True)
+class PldaConfig:
+    """The options of Kaldi's ``PldaConfig`` (scoring-time length normalisation), declared once
+    here: :meth:`register` adds them to a tool's parser, :meth:`from_options` reads them back."""
+
+    normalize_length: bool = True  # scale u so that u^T (psi + I/n)^-1 u = dim
+    simple_length_normalization: bool = False  # instead scale u to length sqrt(dim)
+
+    @classmethod
+    def register(cls, parser) -> None:
+        from vib.cli import add_bool
+
+        add_bool(parser, "--normalize-length", cls.normalize_length,
+                 "length-normalise in the PLDA space so that u^T (psi + I/n)^-1 u = dim")
+        add_bool(parser, "--simple-length-normalization", cls.simple_length_normalization,
+                 "instead normalise to length sqrt(dim)")
+
+    @classmethod
+    def from_options(cls, opts) -> "PldaConfig":
+        return cls(opts.normalize_length, opts.simple_length_normalization)
+
+
 def transform_vectors(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray | int = 1,
-                      normalize_length: bool = True, simple_length_norm: bool = False) -> np.ndarray:
+                      config: PldaConfig = PldaConfig()) -> np.ndarray:
     """Plda::TransformIvector for many vectors [N, D] -> float32 [N, D].
 
-    u = T (x - mean); with ``normalize_length`` u is scaled so that
+    u = T (x - mean); with ``config.normalize_length`` u is scaled so that
     sum_i u_i^2 / (psi_i + 1/n) = D (n = ``num_examples``, per vector or one value), or,
-    with ``simple_length_norm``, to norm sqrt(D). The result is rounded to float32 as
-    ivector-plda-scoring stores it.
+    with ``config.simple_length_normalization``, to norm sqrt(D). The result is rounded to
+    float32 as ivector-plda-scoring stores it.
     """
     if vectors.shape[1] != plda.dim:
         raise VibError(f"vector dimension {vectors.shape[1]} does not match the PLDA dimension {plda.dim}")
     u = (vectors.astype(np.float64) - plda.mean) @ plda.transform.T
-    if normalize_length:
-        if simple_length_norm:
+    if config.normalize_length:
+        if config.simple_length_normalization:
             factor = np.sqrt(plda.dim) / np.linalg.norm(u, axis=1)
         else:
             n = np.broadcast_to(np.asarray(num_examples, dtype=np.float64), (u.shape[0],))

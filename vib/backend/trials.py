@@ -14,6 +14,7 @@ from itertools import repeat
 import numpy as np
 
 from vib.errors import VibError
+from vib.io.kaldi_objects import read_int_table
 from vib.io.tables import atomic_output, open_rxfilename
 
 _KALDI_LABELS = {"target": True, "nontarget": False}
@@ -214,3 +215,25 @@ def align_scores(trials: Trials, enroll: list[str], test: list[str], scores: np.
     if len(table) != len(trials.enroll):
         raise VibError(f"{scores_name}: has {len(table)} scored trials, the trial list {len(trials.enroll)}")
     return out
+
+
+def add_num_utts_option(parser) -> None:
+    """``--num-utts``: how many vectors each enrollment key averages (Kaldi's ivector-plda-scoring)."""
+    parser.add_argument("--num-utts", default="", help="int table of vectors averaged per enrollment "
+                        "key, e.g. ark:num_utts.ark (default: 1 each)")
+
+
+def enroll_counts(num_utts: str, keys: list[str], skip_missing: bool, prog: str) -> tuple[np.ndarray, np.ndarray]:
+    """(counts [E], kept mask [E]) from a --num-utts table; a missing key is an error unless skipped."""
+    if not num_utts:
+        return np.ones(len(keys), dtype=np.int64), np.ones(len(keys), dtype=bool)
+    table = read_int_table(num_utts)
+    counts = np.array([table.get(k, 0) for k in keys], dtype=np.int64)
+    keep = counts > 0
+    if not keep.all():
+        first = keys[int(np.flatnonzero(~keep)[0])]
+        if not skip_missing:
+            raise VibError(f"{num_utts}: no positive count for enrollment key '{first}'")
+        print(f"{prog}: WARNING: {int((~keep).sum())} enrollment keys have no count in {num_utts}; "
+              f"their trials are skipped (first: '{first}')", file=sys.stderr)
+    return np.maximum(counts, 1), keep

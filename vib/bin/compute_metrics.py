@@ -8,6 +8,7 @@ from typing import Sequence
 from vib.backend.trials import align_scores, read_scores, read_trials
 from vib.cli import add_bool, make_parser, run
 from vib.errors import VibError
+from vib.io.tables import atomic_output
 from vib.metrics import compute_metrics, plot_det
 
 USAGE = """vib-compute-metrics [options] <trials> <scores> [<scores2> ...]
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--p-target", default="0.01,0.001", help="comma-separated (default: 0.01,0.001)")
     add_bool(parser, "--llr", False, "scores are log-likelihood ratios: report actDCF and Cllr")
     add_bool(parser, "--json", False, "print one JSON object (a list for several score files)")
+    parser.add_argument("--json-out", default="", help="also write that JSON to this file (the summary "
+                        "lines are printed as without --json)")
     parser.add_argument("--det-plot", default="", help="draw DET curves of all score files to this PNG")
     parser.add_argument("--labels", default="", help="comma-separated curve labels (default: file names)")
     parser.add_argument("trials")
@@ -51,8 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves.append((label, tar, non))
     if opts.det_plot:
         plot_det(curves, opts.det_plot)
+    document = json.dumps(results[0] if len(results) == 1 else results, indent=1)
+    if opts.json_out:
+        with atomic_output(opts.json_out) as f:
+            f.write(document + "\n")
     if opts.json:
-        print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
+        print(document)
     else:
         for res in results:
             parts = [f"EER {res['eer']:.3f}%"] + [f"{k} {v:.4f}" for k, v in res.items()

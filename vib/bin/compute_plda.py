@@ -4,8 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-import numpy as np
-
+from vib.backend.mean import group_rows
 from vib.backend.plda import estimate_plda, plda_stats
 from vib.backend.vectors import load_vectors
 from vib.cli import add_bool, make_parser, run
@@ -32,22 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     spk2utt = read_token_table(opts.spk2utt)
     keys, vectors = load_vectors(opts.vectors)
-    row_of = {k: i for i, k in enumerate(keys)}
-    rows, labels, missing, num_spk = [], [], 0, 0
-    for utts in spk2utt.values():
-        found = [row_of[u] for u in utts if u in row_of]
-        missing += len(utts) - len(found)
-        if found:
-            rows.extend(found)
-            labels.extend([num_spk] * len(found))
-            num_spk += 1
+    speakers, rows, owner, missing = group_rows(spk2utt, {k: i for i, k in enumerate(keys)})
     if missing:
-        print(f"vib-compute-plda: WARNING: {missing} utterances of {opts.spk2utt} have no vector",
+        print(f"vib-compute-plda: WARNING: {len(missing)} utterances of {opts.spk2utt} have no vector",
               file=sys.stderr)
-    if not rows:
+    if not len(rows):
         raise VibError("No stats accumulated, unable to estimate PLDA.")
-    log(f"accumulated stats from {num_spk} speakers, {len(rows)} vectors of dimension {vectors.shape[1]}")
-    stats = plda_stats(vectors[rows], np.array(labels, dtype=np.int64))
+    log(f"accumulated stats from {len(speakers)} speakers, {len(rows)} vectors of dimension {vectors.shape[1]}")
+    stats = plda_stats(vectors[rows], owner)
     plda = estimate_plda(stats, opts.num_em_iters, log)
     write_plda(opts.plda_out, plda, binary=opts.binary)
     return 0

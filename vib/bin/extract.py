@@ -8,7 +8,11 @@ from vib.cli import add_bool, make_parser, run
 
 USAGE = """vib-extract [options] <model.pt> <fbank-dir | cuts.jsonl.gz> <out-dir>
 e.g.: vib-extract --nj 4 --chunk-frames 6000 exp/resnet34_vib/final.pt fbank/test exp/resnet34_vib/xvectors_test
-Writes <out-dir>/xvector.ark, xvector.scp (sorted), optionally xvector_var.{ark,scp}, and utt2spk, spk2utt."""
+      run.pl JOB=1:4 log/extract.JOB.log vib-extract --nj 4 --job JOB final.pt fbank/test out   # then:
+      vib-extract --nj 4 --merge final.pt fbank/test out
+Writes <out-dir>/xvector.ark, xvector.scp (sorted), optionally xvector_var.{ark,scp}, and utt2spk, spk2utt.
+With --job J only job J's share (every Nth utterance in length order) goes to xvector.J.{ark,scp};
+--merge then merges the N shares."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,16 +30,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="cpu, cuda (with --nj: job j on GPU j mod the GPU count) or cuda:N (default: cpu)")
     add_bool(parser, "--write-var", False, "also write the VIB variance as xvector_var.{ark,scp}")
     add_bool(parser, "--progress", True, "show a progress bar")
+    parser.add_argument("--job", type=int, default=0, help="extract only job J (1..nj) of --nj, for a job runner")
+    add_bool(parser, "--merge", False, "merge the --nj job outputs of --job runs (extracts nothing)")
     args = parser.parse_args(argv)
-    from vib.extract import ExtractOptions, extract
+    from vib.extract import ExtractOptions, extract, extract_share, merge_shares
 
     if args.nj < 1 or args.batch_size < 1 or args.chunk_frames < 0:
         raise ValueError("--nj and --batch-size must be >= 1 and --chunk-frames >= 0")
+    if args.merge and args.job:
+        raise ValueError("--job and --merge are separate steps: run the jobs, then merge")
     cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
     opts = ExtractOptions(chunk_frames=args.chunk_frames, batch_size=args.batch_size, write_var=args.write_var,
                           num_threads=args.num_threads, device=args.device)
-    count = extract(args.model, cuts, args.out_dir, args.nj, opts, progress=args.progress)
-    print(f"vib-extract: wrote {count} embeddings to {args.out_dir}/xvector.scp")
+    if args.merge:
+        merge_shares(cuts, args.out_dir, args.nj, args.write_var)
+        print(f"vib-extract: merged {args.nj} job(s) into {args.out_dir}/xvector.scp")
+    elif args.job:
+        count = extract_share(args.model, cuts, args.out_dir, args.nj, args.job, opts, progress=args.progress)
+        print(f"vib-extract: job {args.job}/{args.nj}: wrote {count} embeddings to {args.out_dir}/xvector.{args.job}.scp")
+    else:
+        count = extract(args.model, cuts, args.out_dir, args.nj, opts, progress=args.progress)
+        print(f"vib-extract: wrote {count} embeddings to {args.out_dir}/xvector.scp")
     return 0
 
 

@@ -7,11 +7,10 @@ from typing import Sequence
 import numpy as np
 
 from vib.backend.cosine import unit_rows
-from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
+from vib.backend.plda import PldaConfig, llr_enroll_side, llr_test_side, transform_vectors
 from vib.backend.score_norm import METHODS, cohort_stats, cohort_stats_of_probes, normalize
-from vib.backend.trials import index_keys, read_scores, write_scores
+from vib.backend.trials import add_num_utts_option, enroll_counts, index_keys, read_scores, write_scores
 from vib.backend.vectors import load_vectors
-from vib.bin.plda_scoring import add_plda_options, enroll_counts
 from vib.cli import make_parser, run
 from vib.errors import VibError
 from vib.io.kaldi_objects import read_plda
@@ -29,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top-n", type=int, default=300,
                         help="cohort scores kept per side for asnorm (default: 300)")
     parser.add_argument("--plda", default="", help="score the cohort with this PLDA instead of cosine")
-    add_plda_options(parser)
+    PldaConfig.register(parser)
+    add_num_utts_option(parser)
     for name in ("cohort", "enroll", "test", "scores_in", "scores_out"):
         parser.add_argument(name)
     opts = parser.parse_args(argv)
@@ -43,12 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (one vector each) scored against the tests. Cosine: both sides unit vectors, no offset.
     if opts.plda:
         plda = read_plda(opts.plda)
-        norm = dict(normalize_length=opts.normalize_length, simple_length_norm=opts.simple_length_normalization)
+        config = PldaConfig.from_options(opts)
         counts, _ = enroll_counts(opts.num_utts, e_keys, False, prog)
-        e_left, e_off = llr_enroll_side(plda, transform_vectors(plda, enroll, counts, **norm), counts)
-        c_right = llr_test_side(transform_vectors(plda, cohort, 1, **norm))
-        c_left, c_off = llr_enroll_side(plda, transform_vectors(plda, cohort, 1, **norm), 1)
-        t_right = llr_test_side(transform_vectors(plda, test, 1, **norm))
+        e_left, e_off = llr_enroll_side(plda, transform_vectors(plda, enroll, counts, config), counts)
+        c_right = llr_test_side(transform_vectors(plda, cohort, 1, config))
+        c_left, c_off = llr_enroll_side(plda, transform_vectors(plda, cohort, 1, config), 1)
+        t_right = llr_test_side(transform_vectors(plda, test, 1, config))
     else:
         e_left, c_right, t_right = unit_rows(enroll, e_keys), unit_rows(cohort, cohort_keys), unit_rows(test, t_keys)
         c_left, e_off, c_off = c_right, None, np.zeros(len(cohort_keys))

@@ -3,57 +3,20 @@ the experiment directory holds checkpoints). Run under torchrun for DDP."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
 from vib.cli import add_bool, make_parser, run
-from vib.errors import VibError, one_line
+from vib.config import load_config
+from vib.errors import VibError
 
 USAGE = """vib-train [options] <config.yaml> <fbank-dir | cuts.jsonl.gz | shard-dir> <exp-dir>
 e.g.: vib-train conf/cpu_vib.yaml fbank/train exp/cpu_vib
       vib-train conf/cpu_vib.yaml shards/train exp/cpu_vib     # shards of steps/make_shards.sh
       torchrun --nproc_per_node=4 -m vib.bin.train conf/resnet34_vib.yaml fbank/train exp/resnet34_vib
 Re-running the same command resumes from the newest checkpoint in <exp-dir>/checkpoints."""
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` as a string; configs mean the number."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
-
-
-def load_config(path: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """The YAML config with ``section.key=value`` overrides (values parsed as YAML;
-    ``1e-3`` is a number)."""
-    try:
-        with open(path) as f:
-            config = yaml.load(f, Loader=_Loader) or {}
-    except yaml.YAMLError as err:
-        raise VibError(f"{path}: not valid YAML: {one_line(err)}") from None
-    if not isinstance(config, dict):
-        raise VibError(f"{path}: expected a mapping of sections (model:, head:, ...), got a {type(config).__name__}")
-    for item in overrides:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise VibError(f"--set '{item}': expected section.key=value, e.g. train.epochs=3")
-        dotted, value = item.split("=", 1)
-        section, key = dotted.split(".", 1)
-        try:
-            parsed = yaml.load(value, Loader=_Loader)
-        except yaml.YAMLError as err:
-            raise VibError(f"--set '{item}': the value is not valid YAML: {one_line(err)}") from None
-        target = config.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise VibError(f"--set '{item}': config section '{section}' is not a mapping")
-        target[key] = parsed
-    return config
-
 
 
 def write_spk2id(path: Path, spk2id: dict[str, int]) -> None:

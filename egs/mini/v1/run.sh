@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
+. "$VIB_ROOT/utils/lib.sh"
+. ./cmd.sh
 
 _cmdline="$0 $*"
 stage=0
@@ -24,7 +26,6 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size def
 Stages: 0 corpus, 1 data dirs + manifests, 2 fbank, 3 training, 4 embeddings, 5 scoring, 6 RESULTS.md"
 . utils/parse_options.sh
 
-log() { echo "$(date '+%F %T') run.sh: $*"; }
 
 corpus=corpus                 # generated audio, Kaldi data dirs, trials, noise and RIRs
 lists="trials trials_hard"    # trial lists of the test split
@@ -39,7 +40,7 @@ start_time=$(date +%s)
 # Stage 0: corpus/ - wav/<spk>/*.wav, data/{train,test} Kaldi dirs with trials, musan/, RIRS_NOISES/.
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: generating the mini corpus in $corpus/"
-  python "$VIB_ROOT/local/mini_corpus/generate.py" --nj "$nj" $corpus_opts "$corpus"
+  python -m local.mini_corpus.generate --nj "$nj" $corpus_opts "$corpus"
 fi
 
 # Stage 1: data/{train,test}: Kaldi data dirs + Lhotse manifests; data/aug: noise/music/babble/RIR manifests.
@@ -60,7 +61,7 @@ fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: fbank features"
   for x in train test; do
-    steps/compute_fbank.sh --nj "$nj" data/$x fbank/$x
+    steps/compute_fbank.sh --cmd "$train_cmd" --nj "$nj" data/$x fbank/$x
   done
 fi
 
@@ -70,23 +71,22 @@ fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   threads=$(( $(getconf _NPROCESSORS_ONLN) / train_jobs )); [ "$threads" -ge 1 ] || threads=1
   last_epoch() { tr '\r' '\n' < exp/$1/train.log | grep "^epoch [0-9/]*: loss" | tail -1; }
+  # one $cuda_cmd job per system, at most --train-jobs at a time (each resumes if killed)
   trap 'kill $(jobs -p) 2>/dev/null' EXIT
   pids=() names=()
+  finish() {  # waits for the oldest running system
+    wait ${pids[0]} || die "training ${names[0]} failed; see exp/${names[0]}/log/train.log"
+    log "stage 3: ${names[0]} done: $(last_epoch ${names[0]})"
+    pids=("${pids[@]:1}") names=("${names[@]:1}")
+  }
   for sys in $systems; do
     log "stage 3: training $sys ($conf_dir/$sys.yaml, $threads thread(s); log: exp/$sys/train.log)"
-    mkdir -p exp/$sys
-    steps/train.sh --num-threads $threads "$conf_dir/$sys.yaml" fbank/train exp/$sys >/dev/null 2>&1 &
+    $cuda_cmd exp/$sys/log/train.log steps/train.sh --num-threads $threads "$conf_dir/$sys.yaml" fbank/train \
+      exp/$sys &
     pids+=($!) names+=($sys)
-    if [ ${#pids[@]} -ge "$train_jobs" ]; then
-      wait ${pids[0]} || { log "ERROR: training ${names[0]} failed; see exp/${names[0]}/train.log"; exit 1; }
-      log "stage 3: ${names[0]} done: $(last_epoch ${names[0]})"
-      pids=("${pids[@]:1}") names=("${names[@]:1}")
-    fi
+    [ ${#pids[@]} -lt "$train_jobs" ] || finish
   done
-  for i in "${!pids[@]}"; do
-    wait ${pids[$i]} || { log "ERROR: training ${names[$i]} failed; see exp/${names[$i]}/train.log"; exit 1; }
-    log "stage 3: ${names[$i]} done: $(last_epoch ${names[$i]})"
-  done
+  while [ ${#pids[@]} -gt 0 ]; do finish; done
   trap - EXIT
 fi
 
@@ -95,7 +95,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   for sys in $systems; do
     for x in train test; do
       log "stage 4: $sys embeddings of $x"
-      steps/extract_embeddings.sh --nj "$nj" exp/$sys fbank/$x exp/$sys/xvectors_$x
+      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" exp/$sys fbank/$x exp/$sys/xvectors_$x
     done
   done
 fi
@@ -107,7 +107,7 @@ fi
 # per system in exp/<system>/xvectors_train/.
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "stage 5: scoring $systems on $lists"
-  steps/score_systems.sh --systems "$systems" --train-data data/train exp train test \
+  steps/score_systems.sh --cmd "$train_cmd" --systems "$systems" --train-data data/train exp train test \
     $(for list in $lists; do echo $list=data/test/$list; done)
 fi
 

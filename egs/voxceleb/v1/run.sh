@@ -16,6 +16,8 @@ set -euo pipefail
 _invocation="$0 $*"   # (a leading _ keeps it out of the options)
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
+. "$VIB_ROOT/utils/lib.sh"
+. ./cmd.sh
 
 stage=0
 stop_stage=100
@@ -54,8 +56,6 @@ Options (defaults in brackets):
   --shard-size N     cuts per shard [$shard_size]"
 . utils/parse_options.sh
 
-log() { echo "$(date '+%F %T') run.sh: $*"; }
-die() { echo "$(date '+%F %T') run.sh: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected argument '$1' (options only; see --help)"
 
 eval_set=voxceleb1           # VoxCeleb1 dev + test: every utterance of the O, E and H lists
@@ -115,7 +115,7 @@ if runs 0; then
     log "stage 0: preparing VoxCeleb"
     vox2_opt=()
     [ $train_set != voxceleb2_dev ] || vox2_opt=(--vox2-dev "$vox2_dev")
-    python "$VIB_ROOT/local/prepare_voxceleb.py" --nj "$nj" --vox1-dev "$vox1_dev" --vox1-test "$vox1_test" \
+    python -m local.prepare_voxceleb --nj "$nj" --vox1-dev "$vox1_dev" --vox1-test "$vox1_test" \
       "${vox2_opt[@]}" --trials-dir "$trials_dir" data
     for l in $lists; do
       trials_of $l >/dev/null || die "trial list '$l' was not made: its official file is not in --trials-dir '$trials_dir' (vox1_o_cleaned: veri_test2.txt, vox1_e_cleaned: list_test_all2.txt, vox1_h_cleaned: list_test_hard2.txt; without _cleaned: veri_test.txt, list_test_all.txt, list_test_hard.txt)"
@@ -145,7 +145,7 @@ train_data=fbank/$train_set
 if runs 2; then
   for x in $train_set $eval_set; do
     log "stage 2: fbank of $x"
-    steps/compute_fbank.sh --nj "$nj" data/$x fbank/$x
+    steps/compute_fbank.sh --cmd "$train_cmd" --nj "$nj" data/$x fbank/$x
   done
   if $shards; then
     log "stage 2: shards of $train_set"
@@ -162,7 +162,8 @@ if runs 3; then
       log "stage 3: $sys is trained (exp/$sys/final.pt)"; continue
     fi
     log "stage 3: training $sys ($conf_dir/$sys.yaml, $nproc process(es))"
-    steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" $train_data exp/$sys
+    $cuda_cmd --gpu "$nproc" exp/$sys/log/train.log steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" \
+      $train_data exp/$sys || die "training $sys failed; see exp/$sys/log/train.log"
   done
 fi
 
@@ -179,7 +180,7 @@ if runs 4; then
         log "stage 4: $out is up to date"; continue
       fi
       log "stage 4: $sys embeddings of $x on $device"
-      steps/extract_embeddings.sh --nj "$nj" --device "$device" exp/$sys fbank/$x $out
+      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" --device "$device" exp/$sys fbank/$x $out
     done
   done
 fi
@@ -198,7 +199,7 @@ if runs 5; then
     specs+=("$l=$t")
   done
   log "stage 5: scoring $systems on $lists"
-  steps/score_systems.sh --systems "$systems" --top-n $top_n exp $train_set $eval_set "${specs[@]}"
+  steps/score_systems.sh --cmd "$train_cmd" --systems "$systems" --top-n $top_n exp $train_set $eval_set "${specs[@]}"
 fi
 
 # Stage 6: RESULTS.md (list x back-end x system: EER, minDCF 0.01, minDCF 0.001) and
