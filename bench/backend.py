@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402  (after the thread settings)
 
 from tests.backend.references import kaldi_min_dcf_loop  # noqa: E402
 from vib.backend.cosine import unit_rows  # noqa: E402
-from vib.backend.plda import (PldaStats, em_iteration, estimate_plda, llr_enroll_side,  # noqa: E402
+from vib.backend.plda import (PldaEstimationConfig, PldaStats, em_iteration, estimate_plda, llr_enroll_side,  # noqa: E402
                               llr_test_side, plda_stats, transform_vectors)
 from vib.backend.scoring import score_trials  # noqa: E402
 from vib.io.kaldi_objects import Plda  # noqa: E402
@@ -169,7 +169,7 @@ def bench_plda_training(num_vectors: int = 100_000, dim: int = 256, num_speakers
     vectors = ((rng.standard_normal((labels.max() + 1, dim)) * 2)[labels]
                + rng.standard_normal((num_vectors, dim))).astype(np.float32)
     stats_seconds, stats = median_time(lambda: plda_stats(vectors, labels), repeats)
-    em_seconds, _ = median_time(lambda: estimate_plda(stats, 10), repeats)
+    em_seconds, _ = median_time(lambda: estimate_plda(stats, PldaEstimationConfig(10)), repeats)
     eye = np.eye(dim)
     one_iter, (w_ref, b_ref) = median_time(lambda: kaldi_em_iteration_loop(stats, eye, 2 * eye), repeats)
     w_fast, b_fast = em_iteration(stats, eye, 2 * eye)

@@ -42,7 +42,7 @@ if __name__ == "__main__":  # BLAS reads its thread count when numpy is first im
 
 import numpy as np  # noqa: E402
 
-from vib.backend.plda import (PldaConfig, estimate_plda, llr_enroll_side, llr_test_side,  # noqa: E402
+from vib.backend.plda import (PldaConfig, PldaEstimationConfig, estimate_plda, llr_enroll_side, llr_test_side,  # noqa: E402
                               plda_stats, transform_vectors)
 from vib.backend.scoring import score_trials  # noqa: E402
 from vib.metrics import eer  # noqa: E402
@@ -152,7 +152,7 @@ def main() -> None:
                             offset)
 
     sb_train_s, sb_plda = median_time(sb_train, args.repeats)
-    our_train_s, our_plda = median_time(lambda: estimate_plda(plda_stats(train, labels), 10), args.repeats)
+    our_train_s, our_plda = median_time(lambda: estimate_plda(plda_stats(train, labels), PldaEstimationConfig(10)), args.repeats)
     sb_score_s, sb_scores = median_time(lambda: sb_score(sb_plda), args.repeats)
     our_score_s, our_scores = median_time(lambda: our_score(our_plda), args.repeats)
 

@@ -13,6 +13,7 @@ then may an scp entry such as ``utt1 gunzip -c x.gz |`` run its command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -113,3 +114,21 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(status or 0)
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """One ``--field-name`` option per field of a library's config dataclass, as Kaldi's
+    ``Config::Register``: the default, the type and the help (``metadata["help"]``) are the
+    field's own, so an option is declared once, beside the code that reads it."""
+    for f in dataclasses.fields(config_cls):
+        flag, text = "--" + f.name.replace("_", "-"), f.metadata.get("help", "")
+        if isinstance(f.default, bool):
+            add_bool(parser, flag, f.default, text)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default, help=f"{text} (default: {f.default})")
+
+
+def config_from_options(config_cls: type, opts: argparse.Namespace):
+    """The config dataclass filled from the options that :func:`add_config_options` added."""
+    return config_cls(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(config_cls)})
+

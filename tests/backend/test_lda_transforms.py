@@ -6,7 +6,7 @@ import pytest
 from scipy.linalg import eigh
 
 from tests.backend.conftest import speaker_data
-from vib.backend.lda import compute_lda
+from vib.backend.lda import LdaConfig, compute_lda
 from vib.backend.mean import global_mean, speaker_means, subtract_mean
 from vib.backend.transforms import apply_transform, normalize_length
 from vib.errors import VibError
@@ -27,7 +27,7 @@ def scatter_matrices(x, labels):
 
 def test_lda_solves_the_generalised_eigenproblem():
     x, labels = speaker_data(dim=8, num_spk=25, seed=7, min_utts=2)
-    lda = compute_lda(x, labels, dim=5)
+    lda = compute_lda(x, labels, LdaConfig(dim=5))
     linear, offset = lda[:, :-1].astype(np.float64), lda[:, -1]
     within, between = scatter_matrices(x, labels)
     np.testing.assert_allclose(linear @ within @ linear.T, np.eye(5), atol=2e-5)
@@ -38,7 +38,7 @@ def test_lda_solves_the_generalised_eigenproblem():
 
 def test_lda_total_covariance_factor_one_whitens_total():
     x, labels = speaker_data(dim=6, num_spk=20, seed=8, min_utts=2)
-    lda = compute_lda(x, labels, dim=6, total_covariance_factor=1.0)
+    lda = compute_lda(x, labels, LdaConfig(dim=6, total_covariance_factor=1.0))
     within, between = scatter_matrices(x, labels)
     linear = lda[:, :-1].astype(np.float64)
     np.testing.assert_allclose(linear @ (within + between) @ linear.T, np.eye(6), atol=2e-5)
@@ -47,11 +47,11 @@ def test_lda_total_covariance_factor_one_whitens_total():
 def test_lda_errors():
     x, labels = speaker_data(dim=4, num_spk=3, seed=9)
     with pytest.raises(VibError, match="between 1 and"):
-        compute_lda(x, labels, dim=5)
+        compute_lda(x, labels, LdaConfig(dim=5))
     with pytest.raises(VibError, match="no speaker has two or more"):
-        compute_lda(x[:3], np.arange(3), dim=2)
+        compute_lda(x[:3], np.arange(3), LdaConfig(dim=2))
     with pytest.raises(VibError, match="Too little data"):
-        compute_lda(np.zeros((3, 4), np.float32), np.array([0, 0, 1]), dim=2)
+        compute_lda(np.zeros((3, 4), np.float32), np.array([0, 0, 1]), LdaConfig(dim=2))
 
 
 def test_transform_and_length_norm_per_vector():

@@ -6,8 +6,9 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from tests.backend.conftest import speaker_data
-from vib.backend.plda import (PldaConfig, em_iteration, estimate_plda, llr_enroll_side, llr_terms, llr_test_side,
-                              plda_from_covariances, plda_trial_scores, plda_stats, smooth_within_class, transform_vectors)
+from vib.backend.plda import (PldaConfig, PldaEstimationConfig, em_iteration, estimate_plda, llr_enroll_side, llr_terms,
+                              llr_test_side, plda_from_covariances, plda_trial_scores, plda_stats, smooth_within_class,
+                              transform_vectors)
 from vib.backend.scoring import score_trials
 from vib.errors import VibError
 from vib.io.kaldi_objects import Plda
@@ -70,7 +71,7 @@ def test_output_invariants():
     np.testing.assert_allclose(t @ b @ t.T, np.diag(plda.psi), atol=1e-10)
     assert np.all(np.diff(plda.psi) <= 0) and np.all(plda.psi >= 0)
     # estimate_plda runs the same iterations; mean = average of speaker means
-    full = estimate_plda(stats, 10)
+    full = estimate_plda(stats, PldaEstimationConfig(10))
     np.testing.assert_allclose(full.psi, plda.psi, rtol=1e-12)
     speaker_means = np.array([vectors[labels == s].astype(np.float64).mean(0) for s in np.unique(labels)])
     np.testing.assert_allclose(full.mean, speaker_means.mean(0), rtol=1e-12)
@@ -94,7 +95,7 @@ def dense_llr(plda: Plda, enroll_mean: np.ndarray, n: int, test: np.ndarray) -> 
 @pytest.fixture(scope="module")
 def trained():
     vectors, labels = speaker_data(dim=6, num_spk=40, seed=4)
-    return estimate_plda(plda_stats(vectors, labels), 10)
+    return estimate_plda(plda_stats(vectors, labels), PldaEstimationConfig(10))
 
 
 def test_llr_without_length_norm_matches_dense_gaussians(trained):

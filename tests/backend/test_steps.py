@@ -9,7 +9,7 @@ import pytest
 
 from tests.backend.e2e_data import make_experiment
 from tests.conftest import run_bash
-from vib.backend.lda import compute_lda
+from vib.backend.lda import LdaConfig, compute_lda
 from vib.backend.mean import global_mean, subtract_mean
 from vib.backend.plda import estimate_plda, llr_enroll_side, llr_test_side, plda_stats, transform_vectors
 from vib.backend.trials import read_scores
@@ -45,7 +45,7 @@ def library_plda_scores(exp: dict[str, Path], lda_dim: int) -> dict[tuple[str, s
     spk_ids = {s: i for i, s in enumerate(sorted(set(utt2spk.values())))}
     labels = np.array([spk_ids[utt2spk[k]] for k in keys])
     mean = global_mean(train)
-    lda = compute_lda(subtract_mean(train, global_mean(train)), labels, lda_dim)
+    lda = compute_lda(subtract_mean(train, global_mean(train)), labels, LdaConfig(dim=lda_dim))
     prep = lambda x: normalize_length(apply_transform(lda, subtract_mean(x, mean)))  # noqa: E731
     plda = estimate_plda(plda_stats(prep(train), labels))
     test_keys, test = load_vectors(f"scp:{exp['test']}/xvector.scp")

@@ -17,11 +17,9 @@ import torch
 from lhotse import CutSet
 
 from tests.conftest import REPO
-from tests.data.audio_fixtures import write_wav
-from vib.data.features import FBANK_DEFAULTS, compute_fbank_part, write_fbank_config
-from vib.data.kaldi_dir import write_kaldi_data_dir
+from tests.data.conftest import corpus_with_speakers
+from vib.data.features import FBANK_DEFAULTS, write_fbank_config
 from vib.data.loader import BatchPlan, build_spk2id, build_train_loader, set_loader_epoch
-from vib.data.manifests import import_kaldi_data_dir
 from vib.data.shards import iter_shard, read_shard_dir, write_shards
 from vib.errors import VibError
 
@@ -32,21 +30,7 @@ PER_SPEAKER = 8
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """48 utterances of 2.1-2.8 s over 6 speakers (plus one 1-s utterance) with stored fbank."""
-    root = tmp_path_factory.mktemp("shard_corpus")
-    wav_scp, utt2spk = {}, {}
-    for s in range(SPEAKERS):
-        for u in range(PER_SPEAKER):
-            utt = f"spk{s}-u{u}"
-            wav_scp[utt] = str(write_wav(root / "wav" / f"{utt}.wav", 2.1 + 0.1 * u, 100 * s + u))
-            utt2spk[utt] = f"spk{s}"
-    wav_scp["spk0-short"] = str(write_wav(root / "wav" / "spk0-short.wav", 1.0, 999))
-    utt2spk["spk0-short"] = "spk0"
-    write_kaldi_data_dir(root / "data", wav_scp, utt2spk)
-    import_kaldi_data_dir(root / "data")
-    (root / "fbank").mkdir()
-    write_fbank_config(root / "fbank", FBANK_DEFAULTS)
-    compute_fbank_part(root / "data" / "cuts.jsonl.gz", root / "fbank" / "feats.1", root / "fbank" / "cuts.jsonl.gz")
-    return root
+    return corpus_with_speakers(tmp_path_factory.mktemp("shard_corpus"), SPEAKERS, PER_SPEAKER, 2.1, 0.1)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ with T W T^T = I and T B T^T = diag(psi), psi sorted descending.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -15,6 +15,24 @@ from vib.backend.mean import sum_by_group
 from vib.backend.scoring import score_trials
 from vib.errors import VibError
 from vib.io.kaldi_objects import Plda
+
+
+@dataclass(frozen=True)
+class PldaConfig:
+    """Kaldi's ``PldaConfig``: length normalisation at scoring time (``vib.cli.add_config_options``
+    makes the tools' options from these fields)."""
+
+    normalize_length: bool = field(default=True, metadata={
+        "help": "length-normalise in the PLDA space so that u^T (psi + I/n)^-1 u = dim"})
+    simple_length_normalization: bool = field(default=False, metadata={
+        "help": "instead normalise to length sqrt(dim)"})
+
+
+@dataclass(frozen=True)
+class PldaEstimationConfig:
+    """Kaldi's ``PldaEstimationConfig``."""
+
+    num_em_iters: int = field(default=10, metadata={"help": "E-M iterations"})
 
 
 @dataclass
@@ -102,16 +120,16 @@ def plda_from_covariances(mean: np.ndarray, within: np.ndarray, between: np.ndar
     return Plda(mean, u.T @ t1, s)
 
 
-def estimate_plda(stats: PldaStats, num_em_iters: int = 10,
+def estimate_plda(stats: PldaStats, config: PldaEstimationConfig = PldaEstimationConfig(),
                   log: Callable[[str], None] | None = None) -> Plda:
-    """PldaEstimator::Estimate: W = B = I, ``num_em_iters`` E-M steps, then the output transform."""
+    """PldaEstimator::Estimate: W = B = I, ``config.num_em_iters`` E-M steps, then the output transform."""
     within = np.eye(stats.dim)
     between = np.eye(stats.dim)
     try:
-        for it in range(num_em_iters):
+        for it in range(config.num_em_iters):
             within, between = em_iteration(stats, within, between)
             if log:
-                log(f"PLDA iteration {it + 1}/{num_em_iters}: trace(W) = {np.trace(within):.6g}, "
+                log(f"PLDA iteration {it + 1}/{config.num_em_iters}: trace(W) = {np.trace(within):.6g}, "
                     f"trace(B) = {np.trace(between):.6g}")
         return plda_from_covariances(stats.means.mean(axis=0), within, between)
     except np.linalg.LinAlgError:
@@ -125,28 +143,6 @@ def smooth_within_class(plda: Plda, factor: float) -> Plda:
         raise VibError(f"smoothing factor must be in [0, 1], got {factor}")
     within_diag = 1.0 + factor * plda.psi
     return Plda(plda.mean, plda.transform / np.sqrt(within_diag)[:, None], plda.psi / within_diag)
-
-
-@dataclass(frozen=True)
-class PldaConfig:
-    """The options of Kaldi's ``PldaConfig`` (scoring-time length normalisation), declared once
-    here: :meth:`register` adds them to a tool's parser, :meth:`from_options` reads them back."""
-
-    normalize_length: bool = True  # scale u so that u^T (psi + I/n)^-1 u = dim
-    simple_length_normalization: bool = False  # instead scale u to length sqrt(dim)
-
-    @classmethod
-    def register(cls, parser) -> None:
-        from vib.cli import add_bool
-
-        add_bool(parser, "--normalize-length", cls.normalize_length,
-                 "length-normalise in the PLDA space so that u^T (psi + I/n)^-1 u = dim")
-        add_bool(parser, "--simple-length-normalization", cls.simple_length_normalization,
-                 "instead normalise to length sqrt(dim)")
-
-    @classmethod
-    def from_options(cls, opts) -> "PldaConfig":
-        return cls(opts.normalize_length, opts.simple_length_normalization)
 
 
 def transform_vectors(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray | int = 1,

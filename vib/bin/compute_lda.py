@@ -6,9 +6,9 @@ from typing import Sequence
 
 import numpy as np
 
-from vib.backend.lda import compute_lda
+from vib.backend.lda import LdaConfig, compute_lda
 from vib.backend.vectors import load_vectors
-from vib.cli import add_bool, make_parser, run
+from vib.cli import add_bool, add_config_options, config_from_options, make_parser, run
 from vib.io.kaldi_objects import read_token_table, write_kaldi_matrix
 
 USAGE = """vib-compute-lda [options] <vector-rspecifier> <utt2spk-rspecifier> <lda-matrix-wxfilename>
@@ -19,11 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("vib-compute-lda", "Computes an LDA affine transform [dim x (D+1)] from "
                          "vectors and utt2spk, as Kaldi's ivector-compute-lda (global mean removed, "
                          "within-class covariance made unit).", USAGE)
-    parser.add_argument("--dim", type=int, default=100, help="dimension kept (default: 100)")
-    parser.add_argument("--total-covariance-factor", type=float, default=0.0,
-                        help="0: normalise the within-class covariance; 1: the total (default: 0.0)")
-    parser.add_argument("--covariance-floor", type=float, default=1e-6,
-                        help="floor of eigenvalues relative to the largest (default: 1e-06)")
+    add_config_options(parser, LdaConfig)
     add_bool(parser, "--binary", True, "write the matrix in binary")
     parser.add_argument("vectors")
     parser.add_argument("utt2spk")
@@ -38,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     speakers = sorted({utt2spk[keys[i]][0] for i in have})
     spk_id = {s: n for n, s in enumerate(speakers)}
     labels = np.array([spk_id[utt2spk[keys[i]][0]] for i in have], dtype=np.int64)
-    transform = compute_lda(vectors[have], labels, opts.dim, opts.total_covariance_factor,
-                            opts.covariance_floor)
+    transform = compute_lda(vectors[have], labels, config_from_options(LdaConfig, opts))
     write_kaldi_matrix(opts.lda_out, transform, binary=opts.binary)
     print(f"vib-compute-lda: LOG: LDA {vectors.shape[1]} -> {opts.dim} from {len(have)} vectors of "
           f"{len(speakers)} speakers", file=sys.stderr)

@@ -5,9 +5,9 @@ import sys
 from typing import Sequence
 
 from vib.backend.mean import group_rows
-from vib.backend.plda import estimate_plda, plda_stats
+from vib.backend.plda import PldaEstimationConfig, estimate_plda, plda_stats
 from vib.backend.vectors import load_vectors
-from vib.cli import add_bool, make_parser, run
+from vib.cli import add_bool, add_config_options, config_from_options, make_parser, run
 from vib.errors import VibError
 from vib.io.kaldi_objects import read_token_table, write_plda
 
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser("vib-compute-plda", "Estimates a two-covariance PLDA model by E-M from vectors "
                          "grouped by spk2utt, exactly as Kaldi's ivector-compute-plda, and writes Kaldi's "
                          "<Plda> object.", USAGE)
-    parser.add_argument("--num-em-iters", type=int, default=10, help="E-M iterations (default: 10)")
+    add_config_options(parser, PldaEstimationConfig)
     add_bool(parser, "--binary", True, "write the model in binary")
     parser.add_argument("spk2utt")
     parser.add_argument("vectors")
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise VibError("No stats accumulated, unable to estimate PLDA.")
     log(f"accumulated stats from {len(speakers)} speakers, {len(rows)} vectors of dimension {vectors.shape[1]}")
     stats = plda_stats(vectors[rows], owner)
-    plda = estimate_plda(stats, opts.num_em_iters, log)
+    plda = estimate_plda(stats, config_from_options(PldaEstimationConfig, opts), log)
     write_plda(opts.plda_out, plda, binary=opts.binary)
     return 0
 

@@ -9,7 +9,7 @@ import numpy as np
 from vib.backend.plda import PldaConfig, llr_terms, plda_trial_scores, transform_vectors
 from vib.backend.trials import add_num_utts_option, enroll_counts, index_trials, read_trials, write_scores
 from vib.backend.vectors import load_vectors
-from vib.cli import add_bool, make_parser, run
+from vib.cli import add_bool, add_config_options, config_from_options, make_parser, run
 from vib.errors import VibError
 from vib.io.kaldi_objects import read_plda
 
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "vib-plda-scoring"
     parser = make_parser(prog, "Computes PLDA log-likelihood ratios for trials, as Kaldi's "
                          "ivector-plda-scoring.", USAGE)
-    PldaConfig.register(parser)
+    add_config_options(parser, PldaConfig)
     add_num_utts_option(parser)
     add_bool(parser, "--skip-missing", False, "drop trials whose key has no vector (else an error)")
     for name in ("plda", "enroll", "test", "trials", "scores"):
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enroll_rows = {k: i for i, k in enumerate(enroll_keys) if has_count[i]}
     ei, ti, keep = index_trials(trials, enroll_rows, {k: i for i, k in enumerate(test_keys)},
                                 opts.trials, opts.skip_missing, prog)
-    config = PldaConfig.from_options(opts)
+    config = config_from_options(PldaConfig, opts)
     terms = llr_terms(plda, transform_vectors(plda, enroll, counts, config), counts)
     scores = plda_trial_scores(terms, transform_vectors(plda, test, 1, config), ei, ti).astype(np.float32)
     kept = np.flatnonzero(keep)

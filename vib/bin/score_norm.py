@@ -11,7 +11,7 @@ from vib.backend.plda import PldaConfig, llr_enroll_side, llr_test_side, transfo
 from vib.backend.score_norm import METHODS, cohort_stats, cohort_stats_of_probes, normalize
 from vib.backend.trials import add_num_utts_option, enroll_counts, index_keys, read_scores, write_scores
 from vib.backend.vectors import load_vectors
-from vib.cli import make_parser, run
+from vib.cli import add_config_options, config_from_options, make_parser, run
 from vib.errors import VibError
 from vib.io.kaldi_objects import read_plda
 
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top-n", type=int, default=300,
                         help="cohort scores kept per side for asnorm (default: 300)")
     parser.add_argument("--plda", default="", help="score the cohort with this PLDA instead of cosine")
-    PldaConfig.register(parser)
+    add_config_options(parser, PldaConfig)
     add_num_utts_option(parser)
     for name in ("cohort", "enroll", "test", "scores_in", "scores_out"):
         parser.add_argument(name)
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (one vector each) scored against the tests. Cosine: both sides unit vectors, no offset.
     if opts.plda:
         plda = read_plda(opts.plda)
-        config = PldaConfig.from_options(opts)
+        config = config_from_options(PldaConfig, opts)
         counts, _ = enroll_counts(opts.num_utts, e_keys, False, prog)
         e_left, e_off = llr_enroll_side(plda, transform_vectors(plda, enroll, counts, config), counts)
         c_right = llr_test_side(transform_vectors(plda, cohort, 1, config))
