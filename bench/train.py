@@ -137,7 +137,7 @@ def long_recording_rss(model_cfg: dict, minutes: float, threads: int) -> tuple[f
                           "num_classes": 1}, tmp / "final.pt")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         load_only = [sys.executable, "-c", f"import torch; torch.set_num_threads({threads}); "
-                     f"from vib.extract import load_extractor, load_cuts; load_extractor('{tmp}/final.pt'); "
+                     f"from vib.extract import load_network, load_cuts; load_network('{tmp}/final.pt'); "
                      f"load_cuts('{tmp}/cuts.jsonl.gz')[0].load_features()"]
         rss_load = _child_peak_rss(load_only, env)
         start = time.perf_counter()

@@ -19,7 +19,8 @@ utterances of <eval-set>), with the vectors of <sys>/xvectors_<train-set> and <s
                                metrics_<norm-method>.json): back-ends cosine and cosine+<norm-method>
   <sys>/scores_plda_<list>/    steps/score_plda.sh: mean, LDA, length norm, PLDA (scores, metrics.json)
 The training mean, LDA transform and PLDA (mean.vec, transform.mat, plda) are trained once per
-system into <sys>/xvectors_<train-set>/, as in Kaldi's egs/voxceleb/v2, and reused for every list.
+system into <sys>/xvectors_<train-set>/, as in Kaldi's egs/voxceleb/v2, and reused for every list;
+they are copied into <sys>/backend/, which makes <sys> a model dir that vib-verify scores with.
 Finished outputs newer than their inputs are kept when the script is re-run."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
 . "$VIB_ROOT/utils/lib.sh"
@@ -50,5 +51,10 @@ for sys in $systems; do
       --norm-method "$norm_method" --top-n "$top_n" "$ev" "$ev" "$trials" "$exp/$sys/scores_cosine_$list"
     "$steps/score_plda.sh" --cmd "$cmd" --lda-dim "$lda_dim" --plda-dir "$tr" ${train_data:+--train-data "$train_data"} \
       "$tr" "$ev" "$ev" "$trials" "$exp/$sys/scores_plda_$list"
+  done
+  # the back-end models join the model dir (vib.load_extractor scores with them)
+  mkdir -p "$exp/$sys/backend"
+  for f in mean.vec transform.mat plda; do
+    up_to_date "$exp/$sys/backend/$f" "$tr/$f" || cp "$tr/$f" "$exp/$sys/backend/$f"
   done
 done

@@ -22,7 +22,7 @@ import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ class ExtractOptions:
     device: str = "cpu"
 
 
-def load_extractor(model_path: str | Path, device: str | torch.device = "cpu") -> Extractor:
+def load_network(model_path: str | Path, device: str | torch.device = "cpu") -> Extractor:
     """The extractor from ``final.pt`` (or any epoch checkpoint), in eval mode."""
     state = ckpt.load(model_path, require=("model", "config"))
     config = state["config"]
@@ -100,13 +100,13 @@ def load_cuts(cuts_path: str | Path) -> list:
     return cuts
 
 
-def _pieces(cuts: list, chunk_frames: int) -> Iterator[tuple[str, int, np.ndarray]]:
+def _pieces(utterances: Iterable[tuple[str, np.ndarray]], chunk_frames: int
+            ) -> Iterator[tuple[str, int, np.ndarray]]:
     """(key, number of pieces of that utterance, features [T, F]) per piece."""
-    for cut in cuts:
-        feats = cut.load_features()
+    for key, feats in utterances:
         bounds = piece_bounds(feats.shape[0], chunk_frames)
         for start, end in bounds:
-            yield utterance_key(cut), len(bounds), feats[start:end]
+            yield key, len(bounds), feats[start:end]
 
 
 def batch_pieces(pieces: Iterator[tuple[str, int, np.ndarray]], batch_size: int, ratio: float
@@ -138,33 +138,44 @@ def embed_batch(model: Extractor, feats: list[np.ndarray], device: torch.device
     return mu.float().cpu().numpy(), var
 
 
+def embed_utterances(model: Extractor, utterances: Iterable[tuple[str, np.ndarray]], opts: ExtractOptions,
+                     device: torch.device) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
+    """``(key, mu [D], variance [D] or None)`` of each utterance ``(key, features [T, F])``, float32:
+    the mean over its pieces (see the module doc), yielded as each is complete. Give the
+    utterances longest first for full batches."""
+    sums: dict[str, list] = {}
+    for batch in batch_pieces(_pieces(utterances, opts.chunk_frames), opts.batch_size, opts.max_length_ratio):
+        mu, var = embed_batch(model, [p[2] for p in batch], device)
+        for row, (key, count, _) in enumerate(batch):
+            acc = sums.setdefault(key, [np.zeros_like(mu[row], dtype=np.float64), None, 0])
+            acc[0] += mu[row]
+            if var is not None:
+                acc[1] = var[row].astype(np.float64) + (0.0 if acc[1] is None else acc[1])
+            acc[2] += 1
+            if acc[2] == count:
+                del sums[key]
+                yield key, (acc[0] / count).astype(np.float32), None if acc[1] is None else (
+                    acc[1] / count).astype(np.float32)
+
+
 def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOptions,
                 progress: bool = True) -> int:
     """Writes the embeddings of ``cuts`` to ``ark,scp``; returns the number written."""
     torch.set_num_threads(opts.num_threads)
     device = torch.device(opts.device)
-    model = load_extractor(model_path, device)
-    sums: dict[str, list] = {}
+    model = load_network(model_path, device)
     written = 0
     var_spec = f"ark,scp:{_var_name(ark)},{_var_name(scp)}"
     with TableWriter(f"ark,scp:{ark},{scp}") as writer, \
             (TableWriter(var_spec) if opts.write_var else _NoWriter()) as var_writer:
         bar = tqdm(total=len(cuts), unit="utt", desc="extract", disable=not progress, leave=False)
-        for batch in batch_pieces(_pieces(cuts, opts.chunk_frames), opts.batch_size, opts.max_length_ratio):
-            mu, var = embed_batch(model, [p[2] for p in batch], device)
-            for row, (key, count, _) in enumerate(batch):
-                acc = sums.setdefault(key, [np.zeros_like(mu[row], dtype=np.float64), None, 0])
-                acc[0] += mu[row]
-                if var is not None:
-                    acc[1] = var[row].astype(np.float64) + (0.0 if acc[1] is None else acc[1])
-                acc[2] += 1
-                if acc[2] == count:
-                    writer.write(key, (acc[0] / count).astype(np.float32))
-                    if opts.write_var:
-                        var_writer.write(key, (acc[1] / count).astype(np.float32))
-                    del sums[key]
-                    written += 1
-                    bar.update(1)
+        utterances = ((utterance_key(cut), cut.load_features()) for cut in cuts)
+        for key, mu, var in embed_utterances(model, utterances, opts, device):
+            writer.write(key, mu)
+            if opts.write_var:
+                var_writer.write(key, var)
+            written += 1
+            bar.update(1)
         bar.close()
     return written
 
@@ -225,7 +236,7 @@ def _run_job(args: tuple) -> int:
 def _prepared(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, opts: ExtractOptions) -> list:
     """The cuts in job order (longest first); checks the model first (before any job starts)."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    model = load_extractor(model_path)
+    model = load_network(model_path)
     if opts.write_var and model.logvar is None:
         raise VibError(f"{model_path}: --write-var needs a VIB model with the bottleneck on the embedding")
     cuts = load_cuts(cuts_path)

@@ -11,7 +11,7 @@ from tests.conftest import run_bash
 from vib import checkpoint as ckpt
 from vib.bin.extract import main as extract_main
 from vib.errors import VibError
-from vib.extract import ExtractOptions, extract, load_extractor, piece_bounds
+from vib.extract import ExtractOptions, extract, load_network, piece_bounds
 from vib.train import merge_config
 
 SR = 16000
@@ -64,7 +64,7 @@ def _reference(model_path, fbank_dir, utt, chunk_frames=0):
     from lhotse import CutSet
     cut = next(c for c in CutSet.from_file(fbank_dir / "cuts.jsonl.gz") if c.supervisions[0].id == utt)
     feats = torch.from_numpy(cut.load_features())
-    model = load_extractor(model_path)
+    model = load_network(model_path)
     with torch.no_grad():
         mus = [model(feats[s:e][None])[0][0] for s, e in piece_bounds(len(feats), chunk_frames)]
     return torch.stack(mus).mean(0).numpy()

@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = merge_config(load_config(args.config, args.set))
     from vib.data.loader import build_spk2id, build_train_loader, set_loader_epoch, speed_factors_of
+    from vib.data.features import read_fbank_config, write_fbank_config
     from vib.data.shards import is_shard_dir
 
     cuts = (os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) and not is_shard_dir(args.cuts)
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vib.io.tables import atomic_output
         with atomic_output(str(exp / "config.yaml")) as f:
             yaml.safe_dump(config, f, sort_keys=False)
+        # the features the model is trained on: part of the model dir (vib.speaker reads them)
+        write_fbank_config(exp, read_fbank_config(cuts if is_shard_dir(cuts) else os.path.dirname(cuts)))
     distributed.barrier(ctx)
 
     loaders = []  # one loader, its workers kept across epochs; the sampler plans each epoch
