@@ -162,3 +162,42 @@ def test_embed_and_verify_commands(model_dir, fbank_dir, tmp_path):  # noqa: F81
     sf.write(silent, np.zeros(16000, np.float32), 16000)
     proc = run_bash(f"vib-embed {model_dir} {silent} ark,t:-")
     assert proc.returncode == 1 and "silent" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_torchscript_export_equals_pytorch_on_every_utterance(model_dir, fbank_dir, tmp_path):  # noqa: F811
+    """vib-export: the traced graph, any number of frames, against the PyTorch model
+    (max abs difference <= 1e-4, fp32); the archive states its front-end options."""
+    import torch
+    from lhotse import CutSet
+
+    from vib import load_extractor
+    from vib.export import load_torchscript
+
+    run_bash(f"vib-export {model_dir} {tmp_path}/x.ts", check=True)
+    module, fbank = load_torchscript(tmp_path / "x.ts")
+    assert fbank == FBANK_DEFAULTS
+    ex = load_extractor(model_dir)
+    for cut in CutSet.from_file(fbank_dir / "cuts.jsonl.gz"):
+        feats = torch.from_numpy(cut.load_features())[None]
+        with torch.no_grad():
+            want = ex.network(feats)[0]
+        assert (module(feats) - want).abs().max().item() <= 1e-4, cut.id
+    proc = run_bash(f"vib-export --format tflite {model_dir} {tmp_path}/x.bin")
+    assert proc.returncode == 1 and "unknown export format 'tflite'" in proc.stderr
+
+
+def test_onnx_export_equals_pytorch(model_dir, fbank_dir, tmp_path):  # noqa: F811
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime (the optional 'export' extra) is not installed")
+    pytest.importorskip("onnx", reason="onnx (the optional 'export' extra) is not installed")
+    import torch
+
+    from vib import load_extractor
+
+    run_bash(f"vib-export --format onnx {model_dir} {tmp_path}/x.onnx", check=True)
+    session = ort.InferenceSession(str(tmp_path / "x.onnx"))
+    ex = load_extractor(model_dir)
+    for utt, _, _ in UTTS:
+        feats = ex.features(_wav(fbank_dir, utt))[None].astype(np.float32)
+        with torch.no_grad():
+            want = ex.network(torch.from_numpy(feats))[0].numpy()
+        assert np.abs(session.run(None, {"feats": feats})[0] - want).max() <= 1e-4
