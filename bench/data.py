@@ -146,7 +146,7 @@ def index_memory_figure(root: Path, count: int) -> Figure:
 
     from vib.data.cut_index import CutIndex
 
-    base = list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
+    base = _base_cuts(root)
 
     def heap_of(build) -> float:
         gc.collect()
@@ -207,12 +207,40 @@ class _CutList:
 
 
 def loader_memory_figure(root: Path, count: int, workers: int, batch_size: int) -> Figure:
-    """Summed PSS (MiB) of the main process + ``workers`` DataLoader workers over ``count`` cuts,
-    held as the compact index against a MonoCut list, both less a loader over the base cuts."""
+    """Summed PSS (MiB) of the main process + ``workers`` DataLoader workers over ``count`` cuts:
+    the compact index against a MonoCut list, each measured in a fresh process."""
+    import json
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    lines = [json.dumps(cut.to_dict()) for cut in _base_cuts(root)]
+
+    def fresh(n: int, holder: str) -> float:  # (executor workers, unlike Pool's, may start the loader's)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(_loader_pss, root, lines, n, workers, batch_size, holder).result()
+
+    floor = fresh(len(lines), "index")
+    totals = {holder: fresh(count, holder) for holder in ("index", "list")}
+    per_million = 1e6 / count / 1024  # MiB over count cuts -> GiB per million cuts
+    return Figure(GROUP, f"loader memory, main + {workers} workers, {count:,} cuts", totals["index"], "MiB",
+                  "list of Lhotse MonoCuts", totals["list"], "lower", 1,
+                  note=f"summed PSS after a full gc in each worker, each in a fresh process; the same loader over "
+                       f"{len(lines)} cuts: {floor:.0f} MiB, so per million cuts "
+                       f"{(totals['index'] - floor) * per_million:.2f} vs {(totals['list'] - floor) * per_million:.1f} GiB")
+
+
+def _base_cuts(root: Path) -> list:
+    from lhotse import CutSet
+
+    return list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
+
+
+def _loader_pss(root: Path, lines: list[str], count: int, workers: int, batch_size: int, holder: str) -> float:
+    """In a fresh process: ``count`` cuts (copies of ``lines``) held as a CutIndex or a list, a
+    loader with ``workers`` workers run over a few batches; its summed PSS in MiB."""
     import gc
     import json
 
-    from lhotse import CutSet
     from lhotse.cut import MonoCut
     from torch.utils.data import DataLoader
 
@@ -220,40 +248,20 @@ def loader_memory_figure(root: Path, count: int, workers: int, batch_size: int) 
     from vib.data.features import read_fbank_config
     from vib.data.loader import CropDataset, CropMaker, CropSampler
 
-    base = list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
-    lines = [json.dumps(cut.to_dict()) for cut in base]
-    maker = CropMaker(200, read_fbank_config(root / "fbank1"), None)
-
-    def total_pss(holder, n: int, lengths: np.ndarray) -> float:
-        sampler = CropSampler(lengths, np.zeros(n, dtype=np.int64), np.zeros((0, n), dtype=np.int64), batch_size,
-                              200, None, {}, batch_size * workers * 2, 0, 0, 0, 1)
-        loader = DataLoader(CropDataset(holder, np.arange(n), maker), sampler=sampler, batch_size=None,
-                            num_workers=workers, worker_init_fn=_collect_in_worker, persistent_workers=True)
-        for _ in loader:
-            pass
-        kib = _pss_kib(os.getpid()) + sum(_pss_kib(p) for p in _children(os.getpid()))
-        del loader
-        gc.collect()
-        return kib / 1024
-
-    def replicated(n: int) -> list:
-        return [MonoCut.from_dict({**json.loads(lines[i % len(lines)]), "id": f"{base[i % len(base)].id}-{i}"})
-                for i in range(n)]
-
-    frames = np.array([base[i % len(base)].num_frames for i in range(count)], dtype=np.int64)
-    floor = total_pss(CutIndex(base), len(base), frames[:len(base)])
-    cuts = replicated(count)
-    listed = total_pss(_CutList(cuts), count, frames)
-    index = CutIndex(cuts)
-    del cuts
+    cuts = [MonoCut.from_dict({**json.loads(lines[i % len(lines)]), "id": f"cut-{i}"}) for i in range(count)]
+    frames = np.array([cut.num_frames for cut in cuts], dtype=np.int64)
+    held = CutIndex(cuts) if holder == "index" else _CutList(cuts)
+    if holder == "index":
+        del cuts
     gc.collect()
-    indexed = total_pss(index, count, frames)
-    per_million = 1e6 / count / 1024  # MiB over count cuts -> GiB per million cuts
-    return Figure(GROUP, f"loader memory per million cuts, {workers} workers (measured over {count:,} cuts)",
-                  (indexed - floor) * per_million, "GiB", "list of Lhotse MonoCuts", (listed - floor) * per_million,
-                  "lower", 1, note=f"summed PSS of main + workers after a full gc in each, less {floor:.0f} MiB for "
-                                   f"the same loader over {len(base)} cuts; at {count:,} cuts: {indexed:.0f} vs "
-                                   f"{listed:.0f} MiB")
+    sampler = CropSampler(frames, np.zeros(count, dtype=np.int64), np.zeros((0, count), dtype=np.int64), batch_size,
+                          200, None, {}, batch_size * workers * 2, 0, 0, 0, 1)
+    loader = DataLoader(CropDataset(held, np.arange(count), CropMaker(200, read_fbank_config(root / "fbank1"), None)),
+                        sampler=sampler, batch_size=None, num_workers=workers, worker_init_fn=_collect_in_worker,
+                        persistent_workers=True)
+    for _ in loader:
+        pass
+    return (_pss_kib(os.getpid()) + sum(_pss_kib(p) for p in _children(os.getpid()))) / 1024
 
 
 def main() -> None:

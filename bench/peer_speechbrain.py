@@ -146,13 +146,15 @@ def main() -> None:
 
     ei, ti = (g.ravel() for g in np.meshgrid(np.arange(num_test), np.arange(num_test), indexing="ij"))
 
+    raw = PldaConfig(normalize_length=False)
+
     def our_score(plda) -> np.ndarray:
-        left, offset = llr_enroll_side(plda, transform_vectors(plda, enroll, PldaConfig(normalize_length=False)))
-        return score_trials(left, llr_test_side(transform_vectors(plda, test, PldaConfig(normalize_length=False))), ei, ti,
-                            offset)
+        left, offset = llr_enroll_side(plda, transform_vectors(plda, enroll, config=raw))
+        return score_trials(left, llr_test_side(transform_vectors(plda, test, config=raw)), ei, ti, offset)
 
     sb_train_s, sb_plda = median_time(sb_train, args.repeats)
-    our_train_s, our_plda = median_time(lambda: estimate_plda(plda_stats(train, labels), PldaEstimationConfig(10)), args.repeats)
+    our_train_s, our_plda = median_time(lambda: estimate_plda(plda_stats(train, labels), PldaEstimationConfig(10)),
+                                        args.repeats)
     sb_score_s, sb_scores = median_time(lambda: sb_score(sb_plda), args.repeats)
     our_score_s, our_scores = median_time(lambda: our_score(our_plda), args.repeats)
 

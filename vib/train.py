@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "optim": {},  # completed by vib.optim.complete_optim (defaults in the optimizers' signatures)
     "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
               "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
-              "num_threads": None, "progress": True, "finite_check_every": 50},
+              "num_threads": None, "progress": True, "finite_check_every": 50, "init_from": None},
     "data": {"augment": None, "fbank_on_device": "auto", "shuffle_buffer": 1000},
 }
 
@@ -188,6 +188,23 @@ def check_resumable(state: dict[str, Any], config: dict[str, Any], num_classes: 
                        f"would change; run with {saved_world} or pass --force")
 
 
+def _init_extractor(net: TrainNet, path: str, config: dict[str, Any]) -> None:
+    """Fine-tuning (``train.init_from``): the extractor's weights from another run's ``final.pt``
+    or checkpoint, whose model config must be this one's; the head starts anew (new classes,
+    new loss). Only a run that starts does this: a resumed fine-tune resumes its own checkpoints."""
+    state = ckpt.load(path, require=("model", "config"))
+    source = state["config"].get("model") if isinstance(state["config"], dict) else None
+    if source != config["model"]:
+        raise VibError(f"train.init_from '{path}': its model config {source} is not this run's {config['model']}")
+    # the log-variance layer belongs to VIB heads: dropped for a head without, new for one with
+    weights = {k: v for k, v in state["model"].items()
+               if net.extractor.logvar is not None or not k.startswith("logvar.")}
+    missing, unexpected = net.extractor.load_state_dict(weights, strict=False)
+    bad = [k for k in missing if not k.startswith("logvar.")] + list(unexpected)
+    if bad:
+        raise VibError(f"train.init_from '{path}': its weights do not fit this model (e.g. '{bad[0]}')")
+
+
 def _resume_point(ctx: distributed.Context, exp_dir: Path) -> int:
     """The epoch to resume from (0: start), decided by rank 0 from its checkpoints; every rank
     must have that checkpoint (a shared experiment dir), else all stop with the same error."""
@@ -247,10 +264,14 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
             _seed_everything(config["seed"] + 1000003 * rank + 7919 * start_epoch)
         if is_main:
             log(f"resuming from {path} (epoch {start_epoch} done, step {step})")
-    elif is_main:
-        log(f"training {config['model'].get('type', DEFAULT_MODEL)} + {config['head'].get('type', DEFAULT_HEAD)} "
-            f"head: {count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
-            f"parameters, {num_classes} classes, {world} process(es) on {device}")
+    else:
+        if tcfg["init_from"]:
+            _init_extractor(net, tcfg["init_from"], config)
+        if is_main:
+            log(f"training {config['model'].get('type', DEFAULT_MODEL)} + {config['head'].get('type', DEFAULT_HEAD)} "
+                f"head: {count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
+                f"parameters, {num_classes} classes, {world} process(es) on {device}"
+                + (f"; extractor initialised from {tcfg['init_from']}" if tcfg["init_from"] else ""))
 
     model: nn.Module = net
     if world > 1:

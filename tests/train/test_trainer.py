@@ -123,3 +123,26 @@ def test_two_process_ddp_on_cpu_trains_and_writes_one_checkpoint(tmp_path):
     row = json.loads((exp / "train.jsonl").read_text())
     assert row["crops_per_s"] > 0 and row["acc"] > 0
     assert len(ckpt.load(ckpt.checkpoint_path(exp, 1))["rng"]) == 2
+
+
+def test_fine_tuning_starts_from_another_runs_extractor_with_a_new_head(tmp_path):
+    """train.init_from: the extractor's weights (VIB's log-variance layer dropped for an AAM
+    head), a new head; with lr 0 the trunk stays the source's. A resumed fine-tune resumes."""
+    source = train(tiny_config(epochs=1), tmp_path / "vib", lambda e: SyntheticLoader(e), NUM_CLASSES)
+    config = tiny_config({"type": "aam", "margin": 0.3}, epochs=1, init_from=str(source))
+    config["optim"].update(lr=0.0, final_lr=None, warmup_epochs=0)
+    tuned = train(config, tmp_path / "aam", lambda e: SyntheticLoader(e), NUM_CLASSES)
+    want = ckpt.load(source)["model"]
+    got = ckpt.load(tuned)["model"]
+    assert "logvar.weight" in want and "logvar.weight" not in got
+    for name, value in got.items():
+        if not name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(value, want[name]), name
+    config["train"]["epochs"] = 2
+    log = []
+    train(config, tmp_path / "aam", lambda e: SyntheticLoader(e), NUM_CLASSES, log=log.append)
+    assert log[0].startswith("resuming from") and "initialised" not in " ".join(log)
+    other = tiny_config(init_from=str(source))
+    other["model"]["embed_dim"] = 8
+    with pytest.raises(VibError, match="train.init_from .*its model config"):
+        train(other, tmp_path / "x", lambda e: SyntheticLoader(e), NUM_CLASSES)
