@@ -21,6 +21,7 @@ measured in the same run:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import shutil
@@ -68,13 +69,18 @@ def crops_per_second(cuts: str, spk2id: dict, args, augment, workers: int,
     ``fbank_on_device``: the loader's side only (the augmented crops' fbank is left to the device)."""
     loader = build_train_loader(cuts, spk2id, batch_size=args.batch_size, augment=augment, epoch_size=args.crops,
                                 num_workers=workers, seed=0, fbank_on_device=fbank_on_device)
-    cpu = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    def cpu_seconds(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
+    own, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     count = sum(len(y) for _, y in loader)
     wall = time.perf_counter() - start
-    used = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime - r.ru_utime - r.ru_stime
-               for who, r in zip((resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN), cpu))
-    return count / wall, count / used
+    own = cpu_seconds(resource.RUSAGE_SELF) - own
+    del loader  # stops and reaps the (persistent) workers, so that RUSAGE_CHILDREN holds their CPU time
+    gc.collect()
+    return count / wall, count / (own + cpu_seconds(resource.RUSAGE_CHILDREN) - children)
 
 
 def fbank_figures(root: Path, seconds: float, threads: int, repeats: int) -> list[Figure]:
@@ -137,7 +143,6 @@ def loader_figures(root: Path, args) -> list[Figure]:
 
 def index_memory_figure(root: Path, count: int) -> Figure:
     """Python heap per cut: CutIndex over ``count`` cuts against the same cuts as a MonoCut list."""
-    import gc
     import json
     import tracemalloc
 
@@ -190,7 +195,6 @@ def _children(pid: int) -> list[int]:
 
 
 def _collect_in_worker(_: int) -> None:
-    import gc
 
     torch.set_num_threads(1)
     gc.collect()  # what the generation-2 collections of a long epoch do: touch every tracked object
@@ -207,25 +211,37 @@ class _CutList:
 
 
 def loader_memory_figure(root: Path, count: int, workers: int, batch_size: int) -> Figure:
-    """Summed PSS (MiB) of the main process + ``workers`` DataLoader workers over ``count`` cuts:
-    the compact index against a MonoCut list, each measured in a fresh process."""
+    """Summed PSS (MiB) of the main process + ``workers`` DataLoader workers over a manifest of
+    ``count`` cuts, each measured in a fresh process: the loader's compact index (read lazily)
+    against the manifest read as a list of Lhotse MonoCuts (how the loader held it before)."""
+    import gzip
     import json
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    lines = [json.dumps(cut.to_dict()) for cut in _base_cuts(root)]
+    base = [cut.to_dict() for cut in _base_cuts(root)]
 
-    def fresh(n: int, holder: str) -> float:  # (executor workers, unlike Pool's, may start the loader's)
+    def manifest(n: int) -> Path:
+        path = root / f"memory{n}" / "cuts.jsonl.gz"
+        path.parent.mkdir(exist_ok=True)
+        shutil.copyfile(root / "fbank1" / "fbank.yaml", path.parent / "fbank.yaml")
+        with gzip.open(path, "wt", compresslevel=1) as f:
+            for i in range(n):
+                f.write(json.dumps({**base[i % len(base)], "id": f"cut-{i}"}) + "\n")
+        return path
+
+    def fresh(path: Path, holder: str) -> float:  # (executor workers, unlike Pool's, may start the loader's)
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return pool.submit(_loader_pss, root, lines, n, workers, batch_size, holder).result()
+            return pool.submit(_loader_pss, path, workers, batch_size, holder).result()
 
-    floor = fresh(len(lines), "index")
-    totals = {holder: fresh(count, holder) for holder in ("index", "list")}
+    floor = fresh(manifest(len(base)), "index")
+    path = manifest(count)
+    totals = {holder: fresh(path, holder) for holder in ("index", "list")}
     per_million = 1e6 / count / 1024  # MiB over count cuts -> GiB per million cuts
     return Figure(GROUP, f"loader memory, main + {workers} workers, {count:,} cuts", totals["index"], "MiB",
-                  "list of Lhotse MonoCuts", totals["list"], "lower", 1,
+                  "the manifest as a list of Lhotse MonoCuts", totals["list"], "lower", 1,
                   note=f"summed PSS after a full gc in each worker, each in a fresh process; the same loader over "
-                       f"{len(lines)} cuts: {floor:.0f} MiB, so per million cuts "
+                       f"{len(base)} cuts: {floor:.0f} MiB, so per million cuts "
                        f"{(totals['index'] - floor) * per_million:.2f} vs {(totals['list'] - floor) * per_million:.1f} GiB")
 
 
@@ -235,30 +251,29 @@ def _base_cuts(root: Path) -> list:
     return list(CutSet.from_file(root / "fbank1" / "cuts.jsonl.gz"))
 
 
-def _loader_pss(root: Path, lines: list[str], count: int, workers: int, batch_size: int, holder: str) -> float:
-    """In a fresh process: ``count`` cuts (copies of ``lines``) held as a CutIndex or a list, a
-    loader with ``workers`` workers run over a few batches; its summed PSS in MiB."""
-    import gc
-    import json
+def _loader_pss(path: Path, workers: int, batch_size: int, holder: str) -> float:
+    """In a fresh process: the manifest at ``path`` held as the loader's CutIndex or as a list of
+    cuts, a loader with ``workers`` workers run over a few batches; its summed PSS in MiB."""
 
-    from lhotse.cut import MonoCut
+    from lhotse import CutSet
     from torch.utils.data import DataLoader
 
-    from vib.data.cut_index import CutIndex
     from vib.data.features import read_fbank_config
-    from vib.data.loader import CropDataset, CropMaker, CropSampler
+    from vib.data.loader import CropDataset, CropMaker, CropSampler, _cut_index
 
-    cuts = [MonoCut.from_dict({**json.loads(lines[i % len(lines)]), "id": f"cut-{i}"}) for i in range(count)]
-    frames = np.array([cut.num_frames for cut in cuts], dtype=np.int64)
-    held = CutIndex(cuts) if holder == "index" else _CutList(cuts)
     if holder == "index":
-        del cuts
+        held = _cut_index(str(path))
+        frames = held.cut_frames
+    else:
+        held = _CutList(list(CutSet.from_file(path)))
+        frames = np.array([cut.num_frames for cut in held.cuts], dtype=np.int64)
     gc.collect()
+    count = len(frames)
     sampler = CropSampler(frames, np.zeros(count, dtype=np.int64), np.zeros((0, count), dtype=np.int64), batch_size,
                           200, None, {}, batch_size * workers * 2, 0, 0, 0, 1)
-    loader = DataLoader(CropDataset(held, np.arange(count), CropMaker(200, read_fbank_config(root / "fbank1"), None)),
-                        sampler=sampler, batch_size=None, num_workers=workers, worker_init_fn=_collect_in_worker,
-                        persistent_workers=True)
+    maker = CropMaker(200, read_fbank_config(path.parent), None)
+    loader = DataLoader(CropDataset(held, np.arange(count), maker), sampler=sampler, batch_size=None,
+                        num_workers=workers, worker_init_fn=_collect_in_worker, persistent_workers=True)
     for _ in loader:
         pass
     return (_pss_kib(os.getpid()) + sum(_pss_kib(p) for p in _children(os.getpid()))) / 1024

@@ -140,7 +140,7 @@ def test_fine_tuning_starts_from_another_runs_extractor_with_a_new_head(tmp_path
             assert torch.equal(value, want[name]), name
     config["train"]["epochs"] = 2
     log = []
-    train(config, tmp_path / "aam", lambda e: SyntheticLoader(e), NUM_CLASSES, log=log.append)
+    train(config, tmp_path / "aam", lambda e: SyntheticLoader(e), NUM_CLASSES, log=log.append, force=True)
     assert log[0].startswith("resuming from") and "initialised" not in " ".join(log)
     other = tiny_config(init_from=str(source))
     other["model"]["embed_dim"] = 8

@@ -37,7 +37,7 @@ from vib.data.audio import read_samples
 from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
 from vib.data.cut_index import CutIndex
 from vib.data.features import fbank_extractor, read_fbank_config
-from vib.data.manifests import load_cuts
+from vib.data.manifests import iter_cuts
 from vib.data.shards import Shard, is_shard_dir, iter_shard, read_shard_dir
 from vib.errors import VibError
 from vib.io.tables import atomic_output
@@ -344,8 +344,9 @@ def _fit_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=2)
 def _load_index(path: str, mtime_ns: int) -> CutIndex:
-    """The compact index of a manifest (read once for spk2id and the loader)."""
-    return CutIndex(load_cuts(path), path)
+    """The compact index of a manifest (read once for spk2id and the loader), built while the
+    manifest is read (never a whole CutSet in memory)."""
+    return CutIndex(iter_cuts(path), path)
 
 
 def _cut_index(cuts_path: str) -> CutIndex:

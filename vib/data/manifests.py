@@ -14,6 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from lhotse import AudioSource, CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.cut import MonoCut
@@ -53,15 +54,20 @@ def check_cut(cut, where: str) -> None:
                            f"not read (allowed: {', '.join(sorted(AUDIO_SOURCE_TYPES))})")
 
 
-def load_cuts(path: str | os.PathLike) -> CutSet:
-    """``CutSet.from_file`` with every cut passed through :func:`check_cut`."""
+def iter_cuts(path: str | os.PathLike) -> Iterator:
+    """The cuts of a manifest one at a time (a lazy read: no whole CutSet in memory), each
+    passed through :func:`check_cut`."""
     try:
-        cuts = CutSet.from_file(path)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        for cut in CutSet.from_jsonl_lazy(path):
+            check_cut(cut, str(path))
+            yield cut
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
         raise VibError(f"cannot read cut manifest '{path}': {err}") from None
-    for cut in cuts:
-        check_cut(cut, str(path))
-    return cuts
+
+
+def load_cuts(path: str | os.PathLike) -> CutSet:
+    """The whole manifest as a CutSet, every cut checked (:func:`iter_cuts`)."""
+    return CutSet.from_cuts(iter_cuts(path))
 
 
 @dataclass
