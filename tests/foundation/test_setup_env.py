@@ -153,7 +153,7 @@ def _fresh_checkout(tmp_path):
     root, bin_dir, state = tmp_path / "repo", tmp_path / "bin", tmp_path / "state"
     for folder in (root / "utils", bin_dir, state):
         folder.mkdir(parents=True)
-    for name in ("utils/setup_env.sh", "utils/setup_apt.sh", "requirements.txt", "pyproject.toml"):
+    for name in ("utils/setup_env.sh", "utils/setup_apt.sh", "utils/lib.sh", "requirements.txt", "pyproject.toml"):
         (root / name).write_text((REPO / name).read_text())
     (state / "installed").write_text("".join(f"{p}\n" for p in _apt_packages()))
     for name, text in (("dpkg-query", STUB_DPKG_QUERY), ("apt-get", STUB_APT_GET), ("python3", STUB_PYTHON3)):

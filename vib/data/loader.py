@@ -128,7 +128,27 @@ def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray,
     return dict(label=label, speed=speed, start=start, reverb=reverb, additive=additive)
 
 
-class CropSampler(Sampler[BatchPlan]):
+class _EpochShare:
+    """One rank's share of an epoch: ``per_rank`` crops in ``len()`` whole batches (the same
+    for every rank, as DDP needs); ``set_epoch`` makes the next pass that epoch (a loader with
+    persistent workers is reused across epochs)."""
+
+    epoch: int
+
+    def _share(self, epoch_size: int, world_size: int, batch_size: int) -> None:
+        self.world_size, self.batch_size, self.per_rank = world_size, batch_size, epoch_size // world_size
+        if self.per_rank < batch_size:
+            raise VibError(f"epoch of {epoch_size} crops over {world_size} rank(s) gives fewer than one batch of "
+                           f"{batch_size} per rank")
+
+    def __len__(self) -> int:
+        return self.per_rank // self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class CropSampler(_EpochShare, Sampler[BatchPlan]):
     """Yields the batch plans of one epoch for one rank (see the module docstring).
 
     lengths: usable length of each cut in frames (stored) or samples (audio);
@@ -138,20 +158,9 @@ class CropSampler(Sampler[BatchPlan]):
                  need: int, augment: AugmentConfig | None, aug_sizes: dict[str, int], epoch_size: int | None,
                  seed: int, epoch: int, rank: int, world_size: int):
         self.lengths, self.labels, self.speed_labels = lengths, labels, speed_labels
-        self.batch_size, self.need, self.augment, self.aug_sizes = batch_size, need, augment, aug_sizes
-        self.seed, self.epoch, self.rank, self.world_size = seed, epoch, rank, world_size
-        total = epoch_size if epoch_size is not None else len(lengths)
-        self.per_rank = total // world_size
-        if self.per_rank < batch_size:
-            raise VibError(f"epoch of {total} crops over {world_size} rank(s) gives fewer than one batch of "
-                           f"{batch_size} per rank")
-
-    def __len__(self) -> int:
-        return self.per_rank // self.batch_size
-
-    def set_epoch(self, epoch: int) -> None:
-        """Plans ``epoch`` next (a loader with persistent workers is reused across epochs)."""
-        self.epoch = epoch
+        self.need, self.augment, self.aug_sizes = need, augment, aug_sizes
+        self.seed, self.epoch, self.rank = seed, epoch, rank
+        self._share(epoch_size if epoch_size is not None else len(lengths), world_size, batch_size)
 
     def _order(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -447,7 +456,7 @@ def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
     (loader.dataset if isinstance(loader.dataset, IterableDataset) else loader.sampler).set_epoch(epoch)
 
 
-class ShardCropStream(IterableDataset):
+class ShardCropStream(_EpochShare, IterableDataset):
     """The batches of one epoch for one rank, read from shards (see :mod:`vib.data.shards`).
 
     Of the R x W reader slots (ranks x DataLoader workers), slot ``rank * W + worker`` reads
@@ -463,18 +472,9 @@ class ShardCropStream(IterableDataset):
                  batch_size: int, need: int, min_length: int, aug_sizes: dict[str, int], epoch_size: int,
                  buffer: int, seed: int, epoch: int, rank: int, world_size: int):
         self.shards, self.spk2id, self.factors, self.maker = shards, spk2id, factors, maker
-        self.batch_size, self.need, self.min_length, self.aug_sizes = batch_size, need, min_length, aug_sizes
-        self.buffer, self.seed, self.epoch, self.rank, self.world_size = buffer, seed, epoch, rank, world_size
-        self.per_rank = epoch_size // world_size
-        if self.per_rank < batch_size:
-            raise VibError(f"epoch of {epoch_size} crops over {world_size} rank(s) gives fewer than one batch of "
-                           f"{batch_size} per rank")
-
-    def __len__(self) -> int:
-        return self.per_rank // self.batch_size
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.need, self.min_length, self.aug_sizes = need, min_length, aug_sizes
+        self.buffer, self.seed, self.epoch, self.rank = buffer, seed, epoch, rank
+        self._share(epoch_size, world_size, batch_size)
 
     def _length(self, cut) -> int:
         return cut.num_frames if self.maker.augment is None else cut.num_samples

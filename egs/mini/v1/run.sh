@@ -4,7 +4,7 @@
 # cosine + adaptive s-norm and mean + LDA + length-norm + PLDA back-ends on the
 # main and the hard trial lists -> RESULTS.md and det.png.
 #
-#   ./run.sh                      # everything (about 15 min on 2 CPU cores)
+#   ./run.sh                      # everything (about 13 min on 2 CPU cores: README)
 #   ./run.sh --stage 3            # re-train and re-score on the existing data and features
 #
 # Every stage skips work that is already complete; re-running a killed run resumes it.
