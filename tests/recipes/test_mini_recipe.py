@@ -130,3 +130,25 @@ def test_rerun_redoes_nothing(recipe):
 def test_bad_option_is_a_clear_error(recipe):
     out = _run(recipe, "--corpus-size", "huge")
     assert out.returncode != 0 and "--corpus-size must be default or tiny" in out.stderr
+
+
+@pytest.mark.slow
+def test_trained_model_dir_verifies_as_the_recipe_scores(recipe):
+    """exp/vib is a model dir (final.pt, fbank.yaml, backend/ from the scoring stage): vib-verify over
+    the test wav.scp gives the recipe's PLDA scores (fbank recomputed from audio rather than read
+    from lilcom: correlation above 0.99) and decides on them at the prior."""
+    import numpy as np
+
+    trials = (recipe / "data/test/trials").read_text().splitlines()[:40]
+    (recipe / "some_trials").write_text("\n".join(trials) + "\n")
+    out = subprocess.run(["bash", "-c", f". {REPO}/path.sh && vib-verify --p-target 0.5 --trials some_trials "
+                          f"--wav-scp data/test/wav.scp exp/vib verified"], cwd=recipe, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    ours = {tuple(r.split()[:2]): r.split()[2:] for r in (recipe / "verified").read_text().splitlines()}
+    recipe_scores = {tuple(r.split()[:2]): float(r.split()[2])
+                     for r in (recipe / "exp/vib/scores_plda_trials/scores").read_text().splitlines()}
+    keys = [tuple(t.split()[:2]) for t in trials]
+    mine = np.array([float(ours[k][0]) for k in keys])
+    theirs = np.array([recipe_scores[k] for k in keys])
+    assert np.corrcoef(mine, theirs)[0, 1] > 0.99
+    assert all((ours[k][2] == "accept") == (float(ours[k][1]) > 0) for k in keys)
