@@ -266,9 +266,10 @@ def extract_share(model_path: str | Path, cuts_path: str | Path, out_dir: str | 
                               progress))
 
 
-def merge_shares(cuts_path: str | Path, out_dir: str | Path, nj: int, write_var: bool = False) -> None:
+def merge_shares(cuts: Iterable, out_dir: str | Path, nj: int, write_var: bool = False) -> None:
     """Merges the ``nj`` job tables of :func:`extract_share` into ``xvector.{ark,scp}`` (and
-    ``xvector_var``), removes them, and writes ``utt2spk`` / ``spk2utt`` from the cuts' speakers."""
+    ``xvector_var``), removes them, and writes ``utt2spk`` / ``spk2utt`` from the speakers of
+    ``cuts`` (those the jobs extracted)."""
     out = Path(out_dir)
     parts = [_part(out, j) for j in range(1, nj + 1)]
     for path in (p for part in parts for p in part):
@@ -278,7 +279,7 @@ def merge_shares(cuts_path: str | Path, out_dir: str | Path, nj: int, write_var:
     tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if write_var else [])
     for merged_ark, merged_scp in tables:
         merge_tables([(_rename(a, merged_ark), _rename(s, merged_scp)) for a, s in parts], merged_ark, merged_scp)
-    cuts = load_cuts(cuts_path)
+    cuts = list(cuts)
     speakers = {utterance_key(c): c.supervisions[0].speaker for c in cuts
                 if len(c.supervisions) == 1 and c.supervisions[0].speaker}
     if len(speakers) == len(cuts):
@@ -301,7 +302,7 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
     else:
         with multiprocessing.get_context("spawn").Pool(nj) as pool:
             written = sum(pool.map(_run_job, jobs))
-    merge_shares(cuts_path, out_dir, nj, opts.write_var)
+    merge_shares(cuts, out_dir, nj, opts.write_var)
     return written
 
 

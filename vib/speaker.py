@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -72,17 +72,13 @@ class SpeakerExtractor:
         self.sample_rate = int(self.fbank_config["sampling_rate"])
         self.options = ExtractOptions(device=str(self.device))
         self._fbank = None
+        self._backends: dict[str, Any] = {}
 
     # --- audio -> features -> embeddings --------------------------------------------------
     def _samples(self, audio: Audio, sample_rate: int | None, channel: int | None, name: str) -> np.ndarray:
         """Mono float32 samples at the model's rate of a file path or an array ([S] or [S, C])."""
         if isinstance(audio, (str, Path)):
-            import soundfile as sf
-
-            try:
-                data, rate = sf.read(str(audio), dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError, OSError) as err:
-                raise VibError(f"{audio}: cannot read audio: {err}") from None
+            data, rate = _read_audio(str(audio), name)
             if sample_rate is not None and sample_rate != rate:
                 raise VibError(f"{audio}: the file says {rate} Hz, sample_rate says {sample_rate} Hz")
         else:
@@ -144,6 +140,20 @@ class SpeakerExtractor:
         return self.embed_batch([audio], sample_rate, channel)[0]
 
     # --- back-ends ------------------------------------------------------------------------
+    def _backend_models(self, backend: str):
+        """The back-end files, read once: cosine: the training mean or None; plda: (mean, LDA, PLDA)."""
+        from vib.io.kaldi_objects import read_kaldi_matrix, read_kaldi_vector, read_plda
+
+        if backend not in self._backends:
+            if backend == "cosine":
+                mean_path = self.dir / "backend" / "mean.vec"
+                self._backends[backend] = read_kaldi_vector(str(mean_path)) if mean_path.is_file() else None
+            else:
+                self._backends[backend] = (read_kaldi_vector(str(self._backend_file("mean.vec", backend))),
+                                           read_kaldi_matrix(str(self._backend_file("transform.mat", backend))),
+                                           read_plda(str(self._backend_file("plda", backend))))
+        return self._backends[backend]
+
     def _backend_file(self, name: str, backend: str) -> Path:
         path = self.dir / "backend" / name
         if not path.is_file():
@@ -159,19 +169,15 @@ class SpeakerExtractor:
         from vib.backend.mean import subtract_mean
         from vib.backend.plda import llr_terms, plda_trial_scores, transform_vectors
         from vib.backend.transforms import apply_transform, normalize_length
-        from vib.io.kaldi_objects import read_kaldi_matrix, read_kaldi_vector, read_plda
 
         if backend not in BACKENDS:
             raise VibError(f"unknown backend '{backend}': expected {', '.join(BACKENDS)}")
-        mean_path = self.dir / "backend" / "mean.vec"
         if backend == "cosine":
-            if mean_path.is_file():
-                mean = read_kaldi_vector(str(mean_path))
+            mean = self._backend_models(backend)
+            if mean is not None:
                 enroll, test = subtract_mean(enroll, mean), subtract_mean(test, mean)
             return np.sum(unit_rows(enroll) * unit_rows(test), axis=1)
-        mean = read_kaldi_vector(str(self._backend_file("mean.vec", backend)))
-        lda = read_kaldi_matrix(str(self._backend_file("transform.mat", backend)))
-        plda = read_plda(str(self._backend_file("plda", backend)))
+        mean, lda, plda = self._backend_models(backend)
 
         def prepared(x: np.ndarray) -> np.ndarray:
             return transform_vectors(plda, normalize_length(apply_transform(lda, subtract_mean(x, mean))))
@@ -226,8 +232,10 @@ class SpeakerExtractor:
         with tqdm(total=len(pairs), unit="utt", desc="embed", disable=not progress or len(pairs) < 20) as bar:
             for start in range(0, len(pairs), batch_size):
                 chunk = pairs[start:start + batch_size]
-                feats = [self.features(*read_source(source, key), channel=channel, name=f"{key} ('{source}')")
-                         for key, source in chunk]
+                feats = []
+                for key, source in chunk:
+                    name = f"{key} ('{source}')"
+                    feats.append(self.features(*read_source(source, name), channel=channel, name=name))
                 yield from zip((key for key, _ in chunk), self.embed_features(feats))
                 bar.update(len(chunk))
 
@@ -253,15 +261,24 @@ def read_source(source: str, name: str) -> tuple[np.ndarray, int]:
     (its exit status checked)."""
     import io
 
-    import soundfile as sf
-
     from vib.data.audio import BadAudio, command_of, is_command, run_audio_command
 
+    if not is_command(source):
+        return _read_audio(source, name)
     try:
-        data = io.BytesIO(run_audio_command(command_of(source))) if is_command(source) else source
+        return _read_audio(io.BytesIO(run_audio_command(command_of(source))), name)
+    except BadAudio as err:
+        raise VibError(f"{name}: cannot read audio: {err}") from None
+
+
+def _read_audio(data, name: str) -> tuple[np.ndarray, int]:
+    """Samples ``[S, channels]`` float32 and rate of an audio file (path or bytes); errors name ``name``."""
+    import soundfile as sf
+
+    try:
         samples, rate = sf.read(data, dtype="float32", always_2d=True)
-    except (BadAudio, sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise VibError(f"{name} ('{source}'): cannot read audio: {err}") from None
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise VibError(f"{name}: cannot read audio: {err}") from None
     return samples, rate
 
 

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--job", type=int, default=0, help="extract only job J (1..nj) of --nj, for a job runner")
     add_bool(parser, "--merge", False, "merge the --nj job outputs of --job runs (extracts nothing)")
     args = parser.parse_args(argv)
-    from vib.extract import ExtractOptions, extract, extract_share, merge_shares
+    from vib.extract import ExtractOptions, extract, extract_share, load_cuts, merge_shares
 
     if args.nj < 1 or args.batch_size < 1 or args.chunk_frames < 0:
         raise ValueError("--nj and --batch-size must be >= 1 and --chunk-frames >= 0")
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = ExtractOptions(chunk_frames=args.chunk_frames, batch_size=args.batch_size, write_var=args.write_var,
                           num_threads=args.num_threads, device=args.device)
     if args.merge:
-        merge_shares(cuts, args.out_dir, args.nj, args.write_var)
+        merge_shares(load_cuts(cuts), args.out_dir, args.nj, args.write_var)
         print(f"vib-extract: merged {args.nj} job(s) into {args.out_dir}/xvector.scp")
     elif args.job:
         count = extract_share(args.model, cuts, args.out_dir, args.nj, args.job, opts, progress=args.progress)

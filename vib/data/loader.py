@@ -62,6 +62,15 @@ def _speakers(index: CutIndex, cuts_path: str) -> list[str]:
     return out
 
 
+def _class_labels(speakers: list[str], spk2id: dict[str, int], factors: tuple[float, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices of speakers ``[N]`` and of their speed copies ``[len(factors), N]`` (int64)."""
+    labels = np.array([spk2id[s] for s in speakers], dtype=np.int64)
+    speed = np.array([[spk2id[speed_class(s, f)] for s in speakers] for f in factors],
+                     dtype=np.int64).reshape(len(factors), len(speakers))
+    return labels, speed
+
+
 def _speed_factors(aug: AugmentConfig | None) -> tuple[float, ...]:
     return aug.speed_factors if aug is not None and aug.speed_prob > 0 else ()
 
@@ -441,10 +450,7 @@ def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, 
         # workers start anew each epoch, so that they see the epoch that set_loader_epoch set
         return DataLoader(stream, batch_size=None, persistent_workers=False, **workers)
     rows = np.flatnonzero(usable)
-    kept_speakers = [s for s, ok in zip(speakers, usable) if ok]
-    labels = np.array([spk2id[s] for s in kept_speakers], dtype=np.int64)
-    speed_labels = np.array([[spk2id[speed_class(s, f)] for s in kept_speakers] for f in factors],
-                            dtype=np.int64).reshape(len(factors), len(rows))
+    labels, speed_labels = _class_labels([s for s, ok in zip(speakers, usable) if ok], spk2id, factors)
     sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug, aug_sizes, epoch_size,
                           seed, epoch, rank, world_size)
     return DataLoader(CropDataset(index, rows, maker), sampler=sampler, batch_size=None,
@@ -513,10 +519,7 @@ class ShardCropStream(_EpochShare, IterableDataset):
                 raise VibError(f"{cut.shard_origin}: cut '{cut.id}' has speaker {speaker!r}, which is not a class "
                                f"of the shard dir's utt2spk")
             speakers.append(speaker)
-        labels = np.array([self.spk2id[s] for s in speakers], dtype=np.int64)
-        speed = np.array([[self.spk2id[speed_class(s, f)] for s in speakers] for f in self.factors],
-                         dtype=np.int64).reshape(len(self.factors), len(cuts))
-        return labels, speed
+        return _class_labels(speakers, self.spk2id, self.factors)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor | CropBatch, torch.Tensor]]:
         info = get_worker_info()

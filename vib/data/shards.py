@@ -41,7 +41,7 @@ from vib.data.features import FBANK_CONFIG_NAME
 from vib.data.kaldi_dir import read_kaldi_map
 from vib.data.manifests import check_cut, load_cuts
 from vib.errors import VibError
-from vib.io.tables import pid_alive
+from vib.io.tables import remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def write_shards(cuts_path: str | os.PathLike, out_dir: str | os.PathLike, *, sh
     ordered = [cuts[i] for i in np.random.default_rng(seed).permutation(len(cuts))]
     count = -(-len(ordered) // shard_size)
     per_job = -(-count // num_jobs)
-    _remove_stale(out)
+    remove_stale_temps(str(out), ("tmp", "old"))  # dirs of killed writers
     tmp = out.parent / f"{out.name}.tmp.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -217,14 +217,6 @@ def _self_contained(cut: MonoCut, audio: bool) -> MonoCut:
                               sampling_rate=cut.sampling_rate, num_samples=len(samples),
                               duration=len(samples) / cut.sampling_rate)
     return fastcopy(cut, start=0.0, channel=0, features=features, recording=recording)
-
-
-def _remove_stale(out: Path) -> None:
-    """Removes ``<out>.tmp.<pid>`` / ``<out>.old.<pid>`` dirs of writers that are no longer running."""
-    for leftover in out.parent.glob(f"{out.name}.*.*"):
-        kind, _, pid = leftover.name[len(out.name) + 1:].partition(".")
-        if kind in ("tmp", "old") and pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
 
 
 __all__ = ["Shard", "ShardSet", "is_shard_dir", "iter_shard", "read_shard_dir", "write_shards"]

@@ -23,6 +23,7 @@ import contextlib
 import glob
 import os
 import re
+import shutil
 import stat
 import sys
 from collections import OrderedDict
@@ -135,7 +136,7 @@ def _is_special_file(path: str) -> bool:
         return False
 
 
-def pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,15 +146,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path: str) -> list[str]:
-    """Removes ``path.tmp.PID`` files left by killed writers (PID no longer running)."""
+def remove_stale_temps(path: str, kinds: tuple[str, ...] = ("tmp",)) -> list[str]:
+    """Removes ``path.<kind>.PID`` files or dirs (``kind`` in ``kinds``) left by killed writers
+    (PID no longer running)."""
     removed = []
-    for tmp in glob.glob(f"{glob.escape(path)}.tmp.*"):
-        pid = tmp.rsplit(".", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-            removed.append(tmp)
+    for kind in kinds:
+        for tmp in glob.glob(f"{glob.escape(path)}.{kind}.*"):
+            pid = tmp.rsplit(".", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                if os.path.isdir(tmp) and not os.path.islink(tmp):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(tmp)
+                removed.append(tmp)
     return removed
 
 
