@@ -64,18 +64,24 @@ def _with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def load_config(path: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """The config at ``path`` (its ``base:`` chain resolved) with ``section.key=value`` overrides
-    (values parsed as YAML; ``1e-3`` is a number)."""
+    """The config at ``path`` (its ``base:`` chain resolved) with ``section.key=value`` or
+    top-level ``key=value`` (e.g. ``seed=1``) overrides (values parsed as YAML; ``1e-3`` is a
+    number). A top-level override may not replace a whole section."""
     config = _with_bases(Path(path))
     for item in overrides:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise VibError(f"--set '{item}': expected section.key=value, e.g. train.epochs=3")
+        if "=" not in item or not item.split("=", 1)[0]:
+            raise VibError(f"--set '{item}': expected section.key=value or key=value, e.g. train.epochs=3")
         dotted, value = item.split("=", 1)
-        section, key = dotted.split(".", 1)
         try:
             parsed = yaml.load(value, Loader=_Loader)
         except yaml.YAMLError as err:
             raise VibError(f"--set '{item}': the value is not valid YAML: {one_line(err)}") from None
+        if "." not in dotted:
+            if isinstance(config.get(dotted), dict):
+                raise VibError(f"--set '{item}': '{dotted}' is a config section; set its keys ({dotted}.key=value)")
+            config[dotted] = parsed
+            continue
+        section, key = dotted.split(".", 1)
         target = config.setdefault(section, {})
         if not isinstance(target, dict):
             raise VibError(f"--set '{item}': config section '{section}' is not a mapping")

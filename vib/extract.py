@@ -9,7 +9,9 @@ mean of its pieces' ``mu`` (and its variance the mean of their ``exp(logvar)``).
 Memory is bounded by one utterance's features plus one batch.
 
 Outputs in ``out_dir``: ``xvector.ark`` / ``xvector.scp`` (Kaldi binary float
-vectors, ``FV``; scp sorted by key), optionally ``xvector_var.ark/.scp``, and
+vectors, ``FV``; scp sorted by key), optionally ``xvector_var.ark/.scp`` (the VIB variance)
+and ``quality.ark/.scp`` (per-utterance quality measures for calibration: log duration in
+seconds and, for VIB, the mean predicted log-variance), and
 ``utt2spk`` / ``spk2utt`` from the cuts' speakers. With ``nj > 1`` the cuts are
 dealt round-robin (in length order) to ``nj`` jobs whose tables are merged: processes
 here (:func:`extract`), or jobs run by a job runner (:func:`extract_share` per job, then
@@ -20,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -29,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from vib import checkpoint as ckpt
+from vib.backend.calibration import quality_vector
 from vib.data.kaldi_dir import write_kaldi_map
 from vib.errors import VibError
 from vib.heads import head_needs_logvar
@@ -41,12 +45,13 @@ class ExtractOptions:
     """``chunk_frames``: longer utterances are averaged over chunks of this many frames
     (0: always whole); ``batch_size``: pieces per batch; ``max_length_ratio``: a batch's
     longest piece is at most this times its shortest; ``write_var``: also write the
-    VIB variance; ``num_threads``: torch threads per job; ``device``: cpu or cuda."""
+    VIB variance; ``write_quality``: also write the quality measures; ``num_threads``: torch threads per job; ``device``: cpu or cuda."""
 
     chunk_frames: int = 6000
     batch_size: int = 32
     max_length_ratio: float = 1.2
     write_var: bool = False
+    write_quality: bool = False
     num_threads: int = 1
     device: str = "cpu"
 
@@ -164,37 +169,35 @@ def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOp
     torch.set_num_threads(opts.num_threads)
     device = torch.device(opts.device)
     model = load_network(model_path, device)
+    duration = {utterance_key(cut): cut.duration for cut in cuts}
     written = 0
-    var_spec = f"ark,scp:{_var_name(ark)},{_var_name(scp)}"
-    with TableWriter(f"ark,scp:{ark},{scp}") as writer, \
-            (TableWriter(var_spec) if opts.write_var else _NoWriter()) as var_writer:
+    with ExitStack() as stack:
+        writers = {table: stack.enter_context(TableWriter(f"ark,scp:{_table_path(ark, table)},"
+                                                          f"{_table_path(scp, table)}"))
+                   for table in output_tables(opts)}
         bar = tqdm(total=len(cuts), unit="utt", desc="extract", disable=not progress, leave=False)
         utterances = ((utterance_key(cut), cut.load_features()) for cut in cuts)
         for key, mu, var in embed_utterances(model, utterances, opts, device):
-            writer.write(key, mu)
-            if opts.write_var:
-                var_writer.write(key, var)
+            rows = {"xvector": mu, "xvector_var": var}
+            if opts.write_quality:
+                rows["quality"] = quality_vector(duration[key], var)
+            for table, writer in writers.items():
+                writer.write(key, rows[table])
             written += 1
             bar.update(1)
         bar.close()
     return written
 
 
-class _NoWriter:
-    def __enter__(self) -> "_NoWriter":
-        return self
-
-    def write(self, key: str, array: np.ndarray) -> None:
-        raise AssertionError("no variance table requested")
-
-    def __exit__(self, *exc) -> bool:
-        return False
+def output_tables(opts: ExtractOptions) -> list[str]:
+    """The tables an extraction writes: ``xvector``, then ``xvector_var`` and ``quality`` when asked."""
+    return ["xvector"] + ["xvector_var"] * opts.write_var + ["quality"] * opts.write_quality
 
 
-def _var_name(path: str) -> str:
-    """``.../xvector.3.ark`` -> ``.../xvector_var.3.ark``."""
+def _table_path(path: str, table: str) -> str:
+    """The ``table`` file of an xvector file: ``.../xvector.3.ark`` -> ``.../quality.3.ark``."""
     folder, name = os.path.split(path)
-    return os.path.join(folder, name.replace("xvector", "xvector_var", 1))
+    return os.path.join(folder, name.replace("xvector", table, 1))
 
 
 def merge_tables(parts: list[tuple[str, str]], ark: str, scp: str) -> None:
@@ -266,19 +269,20 @@ def extract_share(model_path: str | Path, cuts_path: str | Path, out_dir: str | 
                               progress))
 
 
-def merge_shares(cuts: Iterable, out_dir: str | Path, nj: int, write_var: bool = False) -> None:
+def merge_shares(cuts: Iterable, out_dir: str | Path, nj: int, opts: ExtractOptions = ExtractOptions()) -> None:
     """Merges the ``nj`` job tables of :func:`extract_share` into ``xvector.{ark,scp}`` (and
-    ``xvector_var``), removes them, and writes ``utt2spk`` / ``spk2utt`` from the speakers of
-    ``cuts`` (those the jobs extracted)."""
+    ``xvector_var``, ``quality`` as ``opts`` asks), removes them, and writes ``utt2spk`` /
+    ``spk2utt`` from the speakers of ``cuts`` (those the jobs extracted)."""
     out = Path(out_dir)
     parts = [_part(out, j) for j in range(1, nj + 1)]
-    for path in (p for part in parts for p in part):
-        if not os.path.isfile(path) or (write_var and not os.path.isfile(_var_name(path))):
-            raise VibError(f"missing extraction job output '{path}' (or its variance table): run every job first")
+    tables = output_tables(opts)
+    for path in (_table_path(p, table) for part in parts for p in part for table in tables):
+        if not os.path.isfile(path):
+            raise VibError(f"missing extraction job output '{path}': run every job first")
     ark, scp = str(out / "xvector.ark"), str(out / "xvector.scp")
-    tables = [(ark, scp)] + ([(_var_name(ark), _var_name(scp))] if write_var else [])
-    for merged_ark, merged_scp in tables:
-        merge_tables([(_rename(a, merged_ark), _rename(s, merged_scp)) for a, s in parts], merged_ark, merged_scp)
+    for table in tables:
+        merge_tables([(_table_path(a, table), _table_path(s, table)) for a, s in parts], _table_path(ark, table),
+                     _table_path(scp, table))
     cuts = list(cuts)
     speakers = {utterance_key(c): c.supervisions[0].speaker for c in cuts
                 if len(c.supervisions) == 1 and c.supervisions[0].speaker}
@@ -302,10 +306,5 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
     else:
         with multiprocessing.get_context("spawn").Pool(nj) as pool:
             written = sum(pool.map(_run_job, jobs))
-    merge_shares(cuts, out_dir, nj, opts.write_var)
+    merge_shares(cuts, out_dir, nj, opts)
     return written
-
-
-def _rename(part: str, merged: str) -> str:
-    """The job file of ``part`` for the merged table ``merged`` (xvector or xvector_var)."""
-    return part if os.path.basename(merged).startswith("xvector.") else _var_name(part)

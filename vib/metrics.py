@@ -52,14 +52,18 @@ def eer(tar: np.ndarray, non: np.ndarray) -> float:
     return eer_from_points(*det_points(tar, non)[:2])
 
 
-def eer_from_points(p_miss: np.ndarray, p_fa: np.ndarray) -> float:
-    """:func:`eer` from the operating points of :func:`det_points`."""
-    diff = p_miss - p_fa  # rises from -1 to +1
-    k = int(np.argmax(diff >= 0))
-    if diff[k] == 0 or k == 0:
-        return float(p_miss[k])
-    frac = -diff[k - 1] / (diff[k] - diff[k - 1])
-    return float(p_miss[k - 1] + frac * (p_miss[k] - p_miss[k - 1]))
+def eer_from_points(p_miss: np.ndarray, p_fa: np.ndarray) -> float | np.ndarray:
+    """:func:`eer` from the operating points of :func:`det_points`; points ``[..., K]`` (e.g. one
+    row per bootstrap resample) give an array ``[...]``."""
+    diff = p_miss - p_fa  # rises from -1 to +1 along the last axis
+    k = np.argmax(diff >= 0, axis=-1)[..., None]
+    before = np.maximum(k - 1, 0)
+    d_k, d_before = np.take_along_axis(diff, k, -1), np.take_along_axis(diff, before, -1)
+    m_k, m_before = np.take_along_axis(p_miss, k, -1), np.take_along_axis(p_miss, before, -1)
+    exact = (d_k == 0) | (k == 0)
+    frac = np.divide(-d_before, d_k - d_before, out=np.zeros_like(d_k), where=~exact)
+    value = np.where(exact, m_k, m_before + frac * (m_k - m_before))[..., 0]
+    return float(value) if value.ndim == 0 else value
 
 
 def min_dcf(tar: np.ndarray, non: np.ndarray, p_target: float, c_miss: float = 1.0, c_fa: float = 1.0) -> float:
@@ -68,10 +72,11 @@ def min_dcf(tar: np.ndarray, non: np.ndarray, p_target: float, c_miss: float = 1
 
 
 def min_dcf_from_points(p_miss: np.ndarray, p_fa: np.ndarray, p_target: float, c_miss: float = 1.0,
-                        c_fa: float = 1.0) -> float:
-    """:func:`min_dcf` from the operating points of :func:`det_points`."""
+                        c_fa: float = 1.0) -> float | np.ndarray:
+    """:func:`min_dcf` from the operating points of :func:`det_points` (``[..., K]`` -> ``[...]``)."""
     cost = c_miss * p_target * p_miss + c_fa * (1 - p_target) * p_fa
-    return float(cost.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
+    value = cost.min(axis=-1) / min(c_miss * p_target, c_fa * (1 - p_target))
+    return float(value) if np.ndim(value) == 0 else value
 
 
 def act_dcf(tar_llr: np.ndarray, non_llr: np.ndarray, p_target: float, c_miss: float = 1.0,

@@ -18,7 +18,6 @@ and batching as vib-extract.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +72,7 @@ class SpeakerExtractor:
         self.options = ExtractOptions(device=str(self.device))
         self._fbank = None
         self._backends: dict[str, Any] = {}
+        self._calibrations: dict[str, Any] = {}
 
     # --- audio -> features -> embeddings --------------------------------------------------
     def _samples(self, audio: Audio, sample_rate: int | None, channel: int | None, name: str) -> np.ndarray:
@@ -126,14 +126,23 @@ class SpeakerExtractor:
 
     def embed_features(self, feats: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings ``[N, D]`` of fbank arrays ``[T_i, F]`` (chunked and batched as vib-extract)."""
+        return self.embed_with_quality(feats)[0]
+
+    def embed_with_quality(self, feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings ``[N, D]`` and quality measures ``[N, Q]`` (:func:`quality_vector`: log
+        duration, and for a VIB extractor the mean predicted log-variance) of fbank arrays."""
+        from vib.backend.calibration import quality_vector
         from vib.extract import embed_utterances
 
+        shift = float(self.fbank_config["frame_shift"])
         order = sorted(range(len(feats)), key=lambda i: -len(feats[i]))
         out = np.empty((len(feats), self.network.embed_dim), dtype=np.float32)
-        for key, mu, _ in embed_utterances(self.network, ((str(i), feats[i]) for i in order), self.options,
-                                           self.device):
+        quality: list[np.ndarray] = [np.empty(0)] * len(feats)
+        for key, mu, var in embed_utterances(self.network, ((str(i), feats[i]) for i in order), self.options,
+                                             self.device):
             out[int(key)] = mu
-        return out
+            quality[int(key)] = quality_vector(len(feats[int(key)]) * shift, var)
+        return out, np.stack(quality) if feats else np.empty((0, 0), np.float32)
 
     def embed(self, audio: Audio, sample_rate: int | None = None, channel: int | None = None) -> np.ndarray:
         """The embedding ``[D]`` of one audio file or array."""
@@ -190,24 +199,25 @@ class SpeakerExtractor:
         enroll, test = np.split(self.embed_batch([a, b]), 2)
         return float(self.score_embeddings(enroll, test, backend)[0])
 
-    def calibration(self, backend: str) -> tuple[float, float] | None:
-        """``(a, b)`` of ``backend/calibration_<backend>.json`` (llr = a * score + b), or None."""
-        path = self.dir / "backend" / f"calibration_{backend}.json"
-        if not path.is_file():
-            return None
-        try:
-            model = json.loads(path.read_text())
-            return float(model["a"]), float(model["b"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise VibError(f"{path}: not a calibration model ({err})") from None
+    def calibration(self, backend: str):
+        """The :class:`~vib.backend.calibration.Calibration` of ``backend/calibration_<backend>.json``
+        (the recipes train it on their dev list), or None."""
+        from vib.backend.calibration import Calibration
 
-    def verdicts(self, scores: np.ndarray, backend: str, p_target: float) -> list[Verdict]:
-        """Decisions for scores of ``backend`` at target prior ``p_target``."""
+        if backend not in self._calibrations:
+            path = self.dir / "backend" / f"calibration_{backend}.json"
+            self._calibrations[backend] = Calibration.read(path) if path.is_file() else None
+        return self._calibrations[backend]
+
+    def verdicts(self, scores: np.ndarray, backend: str, p_target: float, q_enroll: np.ndarray | None = None,
+                 q_test: np.ndarray | None = None) -> list[Verdict]:
+        """Decisions for scores ``[M]`` of ``backend`` at target prior ``p_target``; a calibration
+        with quality measures needs those of both sides (``[M, Q]``, :meth:`embed_with_quality`)."""
         if not 0 < p_target < 1:
             raise VibError(f"p_target must be in (0, 1), got {p_target}")
         calibration = self.calibration(backend)
         if calibration is not None:
-            llrs = calibration[0] * scores + calibration[1]
+            llrs = calibration(scores, q_enroll, q_test)
         elif backend == "plda":
             llrs = scores  # PLDA scores are log-likelihood ratios (uncalibrated)
         else:
@@ -219,13 +229,16 @@ class SpeakerExtractor:
                 for s, llr in zip(scores, llrs)]
 
     def verify(self, a: Audio, b: Audio, backend: str = "plda", p_target: float = 0.01) -> Verdict:
-        """Whether two inputs share a speaker: the Bayes decision on the LLR at ``p_target``."""
-        return self.verdicts(np.array([self.score(a, b, backend)]), backend, p_target)[0]
+        """Whether two inputs share a speaker: the Bayes decision on the LLR at ``p_target`` (default
+        0.01, the operating point of minDCF 0.01 that the recipes report on their dev list)."""
+        mu, quality = self.embed_with_quality([self.features(a), self.features(b)])
+        return self.verdicts(self.score_embeddings(mu[:1], mu[1:], backend), backend, p_target, quality[:1],
+                             quality[1:])[0]
 
 
     def embed_sources(self, pairs: Sequence[tuple[str, str]], channel: int | None = None, batch_size: int = 32,
                       progress: bool = True):
-        """Yields ``(key, embedding [D])`` of ``(key, source)`` pairs (see :func:`audio_sources`) in
+        """Yields ``(key, embedding [D], quality [Q])`` of ``(key, source)`` pairs (see :func:`audio_sources`) in
         input order, ``batch_size`` inputs at a time, with a progress bar on long lists."""
         from tqdm import tqdm
 
@@ -236,7 +249,7 @@ class SpeakerExtractor:
                 for key, source in chunk:
                     name = f"{key} ('{source}')"
                     feats.append(self.features(*read_source(source, name), channel=channel, name=name))
-                yield from zip((key for key, _ in chunk), self.embed_features(feats))
+                yield from zip((key for key, _ in chunk), *self.embed_with_quality(feats))
                 bar.update(len(chunk))
 
 

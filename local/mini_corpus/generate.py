@@ -5,16 +5,17 @@ Usage: python -m local.mini_corpus.generate [options] <out-dir>   (after . ./pat
 
 Writes under <out-dir> (absolute paths in wav.scp, so the dir must stay put):
   wav/<spk>/<utt>.wav, <utt>.txt         16 kHz mono 16-bit, 1.5-6 s each, and its text
-  data/{train,test}/                     Kaldi data dirs: wav.scp utt2spk spk2utt text utt2lang utt2donor
-  data/test/trials, trials_hard          Kaldi trials "enroll test target|nontarget" (hard: non-targets
-  data/test/trials.txt, trials_hard.txt  share the language); the same label-first ("1 enroll test")
+  data/{train,dev,test}/                 Kaldi data dirs: wav.scp utt2spk spk2utt text utt2lang utt2donor
+  data/{dev,test}/trials, trials_hard    Kaldi trials "enroll test target|nontarget" (hard: non-targets
+  data/{dev,test}/trials{,_hard}.txt     share the language); the same label-first ("1 enroll test")
   musan/{noise,music,speech}/<subdir>/   augmentation sources laid out like MUSAN
   RIRS_NOISES/simulated_rirs/<size>room/ simulated RIRs + rir_list, laid out like OpenSLR 28
   voices.json                            every candidate voice and its energy-check verdict
   params.json                            the options that define the corpus (not --nj)
 
 Training speakers are donors plus speed/pitch-warped copies of them (`<donor>-w0.88`, ...),
-each a class of its own; test speakers are other donors, never warped. The same options and
+each a class of its own; test speakers are other donors, never warped, and dev speakers others
+again (dev is for choosing configs and calibrating; test is reported). The same options and
 seed give a byte-identical corpus for any --nj; a killed run resumes where it stopped.
 """
 from __future__ import annotations
@@ -43,19 +44,20 @@ from vib.io.tables import atomic_output
 
 log = logging.getLogger("mini_corpus")
 
-DEFAULTS = dict(num_train_donors=59, num_test_donors=19, utts_per_speaker=30, warps=(0.88, 1.12),
-                seed=777, nontarget_ratio=10.0, num_rooms=10, rirs_per_room=4, num_noises=20,
-                noise_seconds=10.0)
+DEFAULTS = dict(num_train_donors=53, num_test_donors=17, num_dev_donors=8, utts_per_speaker=30,
+                warps=(0.88, 1.12), seed=777, nontarget_ratio=10.0, num_rooms=10, rirs_per_room=4,
+                num_noises=20, noise_seconds=10.0)
 HELP = dict(num_train_donors="training donors; each also gives one class per warp",
             num_test_donors="test donors (disjoint from training, never warped)",
+            num_dev_donors="dev donors, for choosing configs and calibrating (disjoint from both)",
             utts_per_speaker="utterances per speaker (digit and word texts alternate)",
             warps="comma-separated sox speed factors making extra training classes",
             seed="random seed: same seed, same bytes",
             nontarget_ratio="sampled non-target trials per target trial",
             num_rooms="simulated rooms per room size", rirs_per_room="RIRs per room",
             num_noises="files each of noise, music and speech", noise_seconds="length of those files (s)")
-TINY = dict(num_train_donors=4, num_test_donors=6, utts_per_speaker=4, num_rooms=2, rirs_per_room=2,
-            num_noises=3, noise_seconds=4.0)
+TINY = dict(num_train_donors=4, num_test_donors=6, num_dev_donors=3, utts_per_speaker=4, num_rooms=2,
+            rirs_per_room=2, num_noises=3, noise_seconds=4.0)
 
 
 def _make_utterance(spec: UttSpec) -> str | None:
@@ -108,6 +110,7 @@ def _check_params(out: Path, params: dict) -> bool:
 
 def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_train_donors"],
                  num_test_donors: int = DEFAULTS["num_test_donors"],
+                 num_dev_donors: int = DEFAULTS["num_dev_donors"],
                  utts_per_speaker: int = DEFAULTS["utts_per_speaker"],
                  warps: Sequence[float] = DEFAULTS["warps"], seed: int = DEFAULTS["seed"],
                  num_jobs: int = 2, nontarget_ratio: float = DEFAULTS["nontarget_ratio"],
@@ -117,15 +120,17 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
     """Generates the mini corpus in ``out_dir`` (layout: see the module docstring).
 
     Speakers: ``num_train_donors`` training donors, each also warped by every factor in
-    ``warps`` (sox ``speed``) into extra classes, and ``num_test_donors`` other donors for test;
-    ``utts_per_speaker`` utterances each (near-silent outputs are dropped). Trials: all target
-    pairs plus ``nontarget_ratio`` times as many sampled non-targets. Augmentation sources:
+    ``warps`` (sox ``speed``) into extra classes, ``num_test_donors`` other donors for test and
+    ``num_dev_donors`` others again for dev (configs and calibration are chosen on dev, so that
+    test is looked at once); ``utts_per_speaker`` utterances each (near-silent outputs are
+    dropped). Trials: all target pairs plus ``nontarget_ratio`` times as many sampled non-targets. Augmentation sources:
     ``num_rooms`` rooms x ``rirs_per_room`` RIRs per room size; ``num_noises`` files of
     ``noise_seconds`` s each of noise, music and speech. ``num_jobs`` parallel processes
     change nothing in the output.
 
-    Returns paths: ``train``, ``test`` (Kaldi data dirs), ``trials``, ``trials_hard`` (Kaldi
-    form), ``musan``, ``rirs`` (the RIRS_NOISES dir), ``voices`` (voices.json).
+    Returns paths: ``train``, ``test``, ``dev`` (Kaldi data dirs; test and dev hold ``trials``
+    and ``trials_hard``), ``trials``, ``trials_hard`` (the test lists, Kaldi form), ``musan``,
+    ``rirs`` (the RIRS_NOISES dir), ``voices`` (voices.json).
     """
     out = Path(out_dir).resolve()
     warps = tuple(float(w) for w in warps)
@@ -133,11 +138,12 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
         raise VibError(f"--utts-per-speaker must be at least 2 (digit and word texts), got {utts_per_speaker}")
     if any(w <= 0 or w == 1.0 for w in warps) or len(set(warps)) != len(warps):
         raise VibError(f"--warps must be distinct positive factors other than 1, got {warps}")
-    result = {"train": out / "data/train", "test": out / "data/test", "trials": out / "data/test/trials",
+    result = {"train": out / "data/train", "test": out / "data/test", "dev": out / "data/dev",
+              "trials": out / "data/test/trials",
               "trials_hard": out / "data/test/trials_hard", "musan": out / "musan",
               "rirs": out / "RIRS_NOISES", "voices": out / "voices.json"}
     params = dict(num_train_donors=num_train_donors, num_test_donors=num_test_donors,
-                  utts_per_speaker=utts_per_speaker, warps=list(warps), seed=seed,
+                  num_dev_donors=num_dev_donors, utts_per_speaker=utts_per_speaker, warps=list(warps), seed=seed,
                   nontarget_ratio=nontarget_ratio, num_rooms=num_rooms, rirs_per_room=rirs_per_room,
                   num_noises=num_noises, noise_seconds=noise_seconds)
     for tool in ("sox", "espeak-ng"):
@@ -148,18 +154,21 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
 
     voices = usable_voices(out / "voices.json", check_voice)
     log.info("voices: %d usable donors (verdicts in %s)", len(voices), out / "voices.json")
-    if len(voices) < num_train_donors + num_test_donors:
-        raise not_enough_donors(num_train_donors + num_test_donors, voices, out / "voices.json")
-    train_donors, test_donors = split_donors(voices, num_train_donors, num_test_donors,
-                                             np.random.default_rng([seed, 0]))
+    num_donors = num_train_donors + num_test_donors + num_dev_donors
+    if len(voices) < num_donors:
+        raise not_enough_donors(num_donors, voices, out / "voices.json")
+    train_donors, test_donors, dev_donors = split_donors(voices, num_train_donors, num_test_donors,
+                                                         np.random.default_rng([seed, 0]), num_dev_donors)
+    eval_donors = {"test": test_donors, "dev": dev_donors}
     speakers = {"train": [(v.donor if w == 1.0 else f"{v.donor}-w{w:g}", v, w)
                           for v in train_donors for w in (1.0, *warps)],
-                "test": [(v.donor, v, 1.0) for v in test_donors]}
+                **{split: [(v.donor, v, 1.0) for v in donors] for split, donors in eval_donors.items()}}
     specs = {split: [s for spk, v, w in spks for s in _speaker_specs(out, spk, v, w, utts_per_speaker, seed)]
              for split, spks in speakers.items()}
-    all_specs = specs["train"] + specs["test"]
-    log.info("synthesis: %d train speakers (%d donors x %d warps), %d test donors, %d utterances, %d jobs",
-             len(speakers["train"]), len(train_donors), 1 + len(warps), len(test_donors), len(all_specs), num_jobs)
+    all_specs = [s for split_specs in specs.values() for s in split_specs]
+    log.info("synthesis: %d train speakers (%d donors x %d warps), %d test and %d dev donors, %d utterances, "
+             "%d jobs", len(speakers["train"]), len(train_donors), 1 + len(warps), len(test_donors),
+             len(dev_donors), len(all_specs), num_jobs)
     with multiprocessing.get_context("fork").Pool(max(1, num_jobs)) as pool:
         kept = list(tqdm(pool.imap(_make_utterance, all_specs, chunksize=8), total=len(all_specs),
                          desc="synthesis", unit="utt", disable=None))
@@ -175,14 +184,17 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
                              extra={"text": {s.utt: utt2text[s.utt] for s in split_specs},
                                     "utt2lang": {s.utt: s.voice.lang for s in split_specs},
                                     "utt2donor": {s.utt: s.voice.donor for s in split_specs}})
-    test_utt2spk = {s.utt: s.spk for s in specs["test"] if s.utt in utt2text}
-    spk2lang = {v.donor: v.lang for v in test_donors}
-    for name, rng_index, same_lang in (("trials", 4, False), ("trials_hard", 5, True)):
-        trials = make_trials(test_utt2spk, spk2lang, nontarget_ratio, np.random.default_rng([seed, rng_index]),
-                             same_lang_only=same_lang)
-        write_trials(result["test"], name, trials)
-        log.info("%s: %d target, %d non-target trials", name, sum(t[2] for t in trials),
-                 sum(not t[2] for t in trials))
+    for offset, (split, donors) in enumerate(eval_donors.items()):
+        if not donors:
+            continue
+        eval_utt2spk = {s.utt: s.spk for s in specs[split] if s.utt in utt2text}
+        spk2lang = {v.donor: v.lang for v in donors}
+        for name, rng_index, same_lang in (("trials", 4, False), ("trials_hard", 5, True)):
+            trials = make_trials(eval_utt2spk, spk2lang, nontarget_ratio,
+                                 np.random.default_rng([seed, rng_index + 2 * offset]), same_lang_only=same_lang)
+            write_trials(result[split], name, trials)
+            log.info("%s/%s: %d target, %d non-target trials", split, name, sum(t[2] for t in trials),
+                     sum(not t[2] for t in trials))
     write_rirs(out, num_rooms, rirs_per_room, seed)
     write_musan(out, num_noises, noise_seconds, seed)
     log.info("augmentation sources: %d RIRs, %d noise/music/speech files", 3 * num_rooms * rirs_per_room,

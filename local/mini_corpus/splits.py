@@ -1,8 +1,8 @@
 """Donor-disjoint train/test splits and trial lists.
 
-Test donors are chosen so that the "hard" list has same-language impostors:
-pairs of donors from languages with several donors go to test first, the rest
-of the test donors are drawn at random; training gets other donors only.
+Test and dev donors are chosen so that each "hard" list has same-language
+impostors: pairs of donors from languages with several donors go to test first
+(then to dev), the rest are drawn at random; training gets other donors only.
 """
 from __future__ import annotations
 
@@ -16,25 +16,35 @@ from local.mini_corpus.voices import Voice
 from vib.io.tables import atomic_output
 
 
-def split_donors(voices: Sequence[Voice], num_train: int, num_test: int,
-                 rng: np.random.Generator) -> tuple[list[Voice], list[Voice]]:
-    """(train donors, test donors), disjoint, each sorted by donor id. About a quarter of
-    the test donors come in same-language pairs (languages with >= 3 donors)."""
+def _pick_eval_donors(pool: list[Voice], num: int, rng: np.random.Generator) -> list[Voice]:
+    """``num`` donors of ``pool`` (sorted by donor id) for an evaluation split: about a quarter
+    of them in same-language pairs (languages with >= 3 donors in ``pool``), the rest at random."""
     by_lang: dict[str, list[Voice]] = defaultdict(list)
-    for voice in sorted(voices, key=lambda v: v.donor):
+    for voice in pool:
         by_lang[voice.lang].append(voice)
     shared = [lang for lang in sorted(by_lang) if len(by_lang[lang]) >= 3]
-    test: list[Voice] = []
-    for lang in rng.permutation(shared)[:max(1, num_test // 4) if num_test >= 2 else 0]:
-        test += [by_lang[lang][i] for i in rng.permutation(len(by_lang[lang]))[:2]]
-    test = test[:num_test]
-    taken = {v.donor for v in test}
-    rest = [v for v in sorted(voices, key=lambda v: v.donor) if v.donor not in taken]
-    shuffled = [rest[i] for i in rng.permutation(len(rest))]
-    num_more = num_test - len(test)
-    test += shuffled[:num_more]
-    train = shuffled[num_more:num_more + num_train]
-    return sorted(train, key=lambda v: v.donor), sorted(test, key=lambda v: v.donor)
+    chosen: list[Voice] = []
+    for lang in rng.permutation(shared)[:max(1, num // 4) if num >= 2 else 0]:
+        chosen += [by_lang[lang][i] for i in rng.permutation(len(by_lang[lang]))[:2]]
+    chosen = chosen[:num]
+    taken = {v.donor for v in chosen}
+    rest = [v for v in pool if v.donor not in taken]
+    chosen += [rest[i] for i in rng.permutation(len(rest))[:num - len(chosen)]]
+    return sorted(chosen, key=lambda v: v.donor)
+
+
+def split_donors(voices: Sequence[Voice], num_train: int, num_test: int, rng: np.random.Generator,
+                 num_dev: int = 0) -> tuple[list[Voice], list[Voice], list[Voice]]:
+    """(train, test, dev) donors, pairwise disjoint, each sorted by donor id. Test donors are
+    picked first, then dev donors from the others (both with same-language pairs, so that
+    each has a hard list), then training donors at random from the rest."""
+    pool = sorted(voices, key=lambda v: v.donor)
+    test = _pick_eval_donors(pool, num_test, rng)
+    pool = [v for v in pool if v not in test]
+    dev = _pick_eval_donors(pool, num_dev, rng) if num_dev else []
+    pool = [v for v in pool if v not in dev]
+    train = [pool[i] for i in rng.permutation(len(pool))[:num_train]]
+    return sorted(train, key=lambda v: v.donor), test, dev
 
 
 def make_trials(utt2spk: dict[str, str], spk2lang: dict[str, str], nontarget_ratio: float,

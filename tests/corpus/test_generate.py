@@ -69,21 +69,24 @@ def test_rerun_resumes_and_refuses_other_options(tiny_corpus, tmp_path):
 
 
 def test_splits_are_donor_disjoint_and_warps_only_in_training(tiny_corpus):
-    train = read_kaldi_data_dir(tiny_corpus / "data/train", extra=EXTRA)
-    test = read_kaldi_data_dir(tiny_corpus / "data/test", extra=EXTRA)
-    train_donors = set(train.extra["utt2donor"].values())
-    test_donors = set(test.extra["utt2donor"].values())
+    train, test, dev = (read_kaldi_data_dir(tiny_corpus / "data" / split, extra=EXTRA)
+                        for split in ("train", "test", "dev"))
+    train_donors, test_donors, dev_donors = (set(data.extra["utt2donor"].values()) for data in (train, test, dev))
     assert len(train_donors) == TINY_OPTIONS["num_train_donors"]
     assert len(test_donors) == TINY_OPTIONS["num_test_donors"]
-    assert not train_donors & test_donors
-    assert set(test.spk2utt) == test_donors                        # test speakers are donors, unwarped
+    assert len(dev_donors) == TINY_OPTIONS["num_dev_donors"]
+    assert not train_donors & test_donors and not train_donors & dev_donors and not test_donors & dev_donors
+    assert set(test.spk2utt) == test_donors and set(dev.spk2utt) == dev_donors  # donors, unwarped
     warps = TINY_OPTIONS["warps"]
     expected = {d if w == 1.0 else f"{d}-w{w:g}" for d in train_donors for w in (1.0, *warps)}
     assert set(train.spk2utt) == expected
-    for data in (train, test):
+    for data in (train, test, dev):
         for utt, spk in data.utt2spk.items():
             assert data.extra["utt2donor"][utt] == spk.split("-w")[0]
             assert data.wav_scp[utt] == str(tiny_corpus / "wav" / spk / f"{utt}.wav")
+    for name in ("trials", "trials_hard"):   # dev trials are over dev utterances only
+        keys = {k for line in (tiny_corpus / "data/dev" / name).read_text().splitlines() for k in line.split()[:2]}
+        assert keys and keys <= set(dev.utt2spk)
 
 
 def test_every_speaker_has_digit_and_word_texts(tiny_corpus):

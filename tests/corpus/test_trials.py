@@ -4,6 +4,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pytest
 
 from local.mini_corpus.splits import make_trials, split_donors
 from local.mini_corpus.voices import Voice
@@ -38,20 +39,27 @@ def test_make_trials_matches_brute_force_pairs():
     assert again != make_trials(utt2spk, spk2lang, 2.0, np.random.default_rng(1))
 
 
-def test_split_donors_is_disjoint_and_puts_same_language_pairs_in_test():
+def test_split_donors_is_disjoint_and_puts_same_language_pairs_in_test_and_dev():
     voices = [Voice(f"d-{lang}{i}", "flite", "x", lang, "flite")
               for lang, n in (("de", 8), ("fr", 7), ("es", 7), ("it", 4), ("ja", 1), ("ko", 1), ("hu", 1))
               for i in range(n)]
     for seed in range(5):
-        train, test = split_donors(voices, 15, 10, np.random.default_rng(seed))
-        assert len(train) == 15 and len(test) == 10
-        assert not {v.donor for v in train} & {v.donor for v in test}
+        train, test, dev = split_donors(voices, 15, 10, np.random.default_rng(seed), num_dev=4)
+        assert (len(train), len(test), len(dev)) == (15, 10, 4)
+        names = [{v.donor for v in split} for split in (train, test, dev)]
+        assert not names[0] & names[1] and not names[0] & names[2] and not names[1] & names[2]
+        for split in (test, dev):
+            langs = [v.lang for v in split]
+            assert sum(langs.count(lang) >= 2 for lang in set(langs)) >= 1
         langs = [v.lang for v in test]
         assert sum(langs.count(lang) >= 2 for lang in set(langs)) >= 2
+        assert split_donors(voices, 15, 10, np.random.default_rng(seed), num_dev=4) == (train, test, dev)
+    assert split_donors(voices, 15, 10, np.random.default_rng(0))[2] == []
 
 
-def test_generated_trials_are_consistent(tiny_corpus):
-    test_dir = tiny_corpus / "data/test"
+@pytest.mark.parametrize("split", ["test", "dev"])
+def test_generated_trials_are_consistent(tiny_corpus, split):
+    test_dir = tiny_corpus / "data" / split
     data = read_kaldi_data_dir(test_dir, extra=("utt2lang",))
     counts = [len(u) for u in data.spk2utt.values()]
     for name in ("trials", "trials_hard"):

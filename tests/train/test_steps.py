@@ -9,6 +9,7 @@ from tests.conftest import run_bash
 from tests.train.test_extract import UTTS, fbank_dir, model_path  # noqa: F401  (fixtures)
 from vib.config import load_config
 from vib.errors import VibError
+from vib.train import merge_config
 
 
 def test_scripts_print_usage_on_wrong_arguments():
@@ -24,8 +25,13 @@ def test_vib_train_config_overrides_and_errors(tmp_path):
     loaded = load_config(str(config), ["train.epochs=2", "head.margin=0.3", "optim.lr=1e-2"])
     assert loaded["train"]["epochs"] == 2 and loaded["head"] == {"type": "aam", "scale": 30.0, "margin": 0.3}
     assert loaded["optim"]["lr"] == 0.01
+    assert load_config(str(config), ["seed=3"])["seed"] == 3          # top-level keys too
+    with pytest.raises(VibError, match="'train' is a config section"):
+        load_config(str(config), ["train=2"])
     with pytest.raises(VibError, match="section.key=value"):
-        load_config(str(config), ["epochs=2"])
+        load_config(str(config), ["=2"])
+    with pytest.raises(VibError, match="unknown config section 'epochs'"):
+        merge_config(load_config(str(config), ["epochs=2"]))
     proc = run_bash(f"vib-train {config} {tmp_path}/no-fbank {tmp_path}/exp")
     assert proc.returncode == 1 and proc.stderr.startswith("vib-train: ERROR: no cut manifest at")
     proc = run_bash(f"vib-train {config} {tmp_path} {tmp_path}/exp --set train.epoch=2")

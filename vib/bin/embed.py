@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model = load_extractor(args.model_dir, args.device)
     pairs = audio_sources(items)
-    rows = model.embed_sources(pairs, args.channel, max(1, args.batch_size))
+    rows = ((key, vector) for key, vector, _ in model.embed_sources(pairs, args.channel, max(1, args.batch_size)))
     if out.endswith(".npy") and ":" not in out:
         matrix = np.stack([vector for _, vector in rows])
         with atomic_output(out, binary=True) as f:

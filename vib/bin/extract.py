@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda (with --nj: job j on GPU j mod the GPU count) or cuda:N (default: cpu)")
     add_bool(parser, "--write-var", False, "also write the VIB variance as xvector_var.{ark,scp}")
+    add_bool(parser, "--write-quality", False, "also write quality measures for calibration as quality.{ark,scp}: "
+             "[ln duration (s)] or, for a VIB model, [ln duration, mean ln variance]")
     add_bool(parser, "--progress", True, "show a progress bar")
     parser.add_argument("--job", type=int, default=0, help="extract only job J (1..nj) of --nj, for a job runner")
     add_bool(parser, "--merge", False, "merge the --nj job outputs of --job runs (extracts nothing)")
@@ -41,9 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ValueError("--job and --merge are separate steps: run the jobs, then merge")
     cuts = os.path.join(args.cuts, "cuts.jsonl.gz") if os.path.isdir(args.cuts) else args.cuts
     opts = ExtractOptions(chunk_frames=args.chunk_frames, batch_size=args.batch_size, write_var=args.write_var,
-                          num_threads=args.num_threads, device=args.device)
+                          write_quality=args.write_quality, num_threads=args.num_threads, device=args.device)
     if args.merge:
-        merge_shares(load_cuts(cuts), args.out_dir, args.nj, args.write_var)
+        merge_shares(load_cuts(cuts), args.out_dir, args.nj, opts)
         print(f"vib-extract: merged {args.nj} job(s) into {args.out_dir}/xvector.scp")
     elif args.job:
         count = extract_share(args.model, cuts, args.out_dir, args.nj, args.job, opts, progress=args.progress)

@@ -44,14 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         absent = [k for k in keys if k not in sources]
         if absent:
             raise VibError(f"{args.trials}: key '{absent[0]}' is not in {args.wav_scp}")
-        vectors = dict(model.embed_sources([(k, sources[k]) for k in keys], args.channel))
+        rows = {k: (v, q) for k, v, q in model.embed_sources([(k, sources[k]) for k in keys], args.channel)}
         enroll, test = trials.enroll, trials.test
     else:
         enroll, test = [args.pair[0]], [args.pair[1]]
-        vectors = dict(model.embed_sources([(p, p) for p in args.pair], args.channel, progress=False))
-    scores = model.score_embeddings(np.stack([vectors[k] for k in enroll]), np.stack([vectors[k] for k in test]),
-                                    args.backend)
-    verdicts = model.verdicts(scores, args.backend, args.p_target)
+        rows = {k: (v, q) for k, v, q in model.embed_sources([(p, p) for p in args.pair], args.channel,
+                                                              progress=False)}
+    vectors, quality = ([np.stack([rows[k][part] for k in side]) for side in (enroll, test)] for part in (0, 1))
+    scores = model.score_embeddings(*vectors, args.backend)
+    verdicts = model.verdicts(scores, args.backend, args.p_target, *quality)
     out = args.pair[0] if args.trials and args.pair else "-"
     with atomic_output(out) as f:
         for e, t, v in zip(enroll, test, verdicts):
