@@ -15,6 +15,8 @@ so their difference's interval is narrower than either interval.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from vib.errors import VibError
@@ -144,7 +146,9 @@ def paired_comparison(point_a: dict[str, float], point_b: dict[str, float], boot
     95 % intervals, and ``significant``: the diff interval excludes 0."""
     out = {}
     for name in point_a:
-        a, b = np.nanmean(boot_a[name], axis=1), np.nanmean(boot_b[name], axis=1)
+        with warnings.catch_warnings():  # a degenerate resample is NaN in every column
+            warnings.simplefilter("ignore", RuntimeWarning)
+            a, b = np.nanmean(boot_a[name], axis=1), np.nanmean(boot_b[name], axis=1)
         diff_lo, diff_hi = interval(b - a)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel_lo, rel_hi = interval(100.0 * (b - a) / a)
