@@ -176,3 +176,21 @@ def test_missing_voice_packages_are_named(tmp_path, monkeypatch):
                         lambda tool: None if tool in ("pico2wave", "flite") else real_which(tool))
     with pytest.raises(VibError, match=r"only 0 usable voices.*apt-get install mbrola-\w+ mbrola-"):
         prepare_mini(tmp_path / "c", **TINY_OPTIONS)
+
+
+def test_corpus_fingerprint_names_the_audio_and_the_packages(tiny_corpus, tiny_corpus_serial, tmp_path):
+    from local.mini_corpus.fingerprint import corpus_fingerprint
+
+    ours, serial = corpus_fingerprint(tiny_corpus), corpus_fingerprint(tiny_corpus_serial)
+    num_wavs = len(list((tiny_corpus / "wav").rglob("*.wav")))
+    assert ours == serial and ours[0].startswith("Corpus audio: sha256 ") and f"of {num_wavs} wav files" in ours[0]
+    assert "sox 14" in ours[1] and "espeak-ng " in ours[1] and "voice packages, sha256" in ours[1]
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_corpus / "wav", copy / "wav")
+    shutil.copy(tiny_corpus / "voices.json", copy / "voices.json")
+    assert corpus_fingerprint(copy) == ours
+    wav = sorted((copy / "wav").rglob("*.wav"))[3]
+    wav.write_bytes(wav.read_bytes()[:-2] + b"\x01\x00")
+    assert corpus_fingerprint(copy)[0] != ours[0] and corpus_fingerprint(copy)[1] == ours[1]
+    with pytest.raises(VibError, match="no voices.json"):
+        corpus_fingerprint(tmp_path)

@@ -125,3 +125,15 @@ run(main)
 """)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out.strip() == str(-15), (out, err)  # killed by the signal, not exit 143
+
+
+def test_vib_fingerprint_names_the_numeric_software():
+    import numpy
+    import torch
+
+    from tests.conftest import run_bash
+
+    proc = run_bash("OMP_NUM_THREADS=3 vib-fingerprint", check=True)
+    line = proc.stdout.strip()
+    assert line.count("\n") == 0 and f"torch {torch.__version__} (CPU kernels " in line
+    assert f"numpy {numpy.__version__} (BLAS " in line and "OMP_NUM_THREADS=3" in line and " threads)" in line

@@ -1,7 +1,9 @@
 """egs/mini/v1/run.sh end to end on the tiny corpus: every stage, RESULTS.md,
-re-runs that redo nothing, and a run killed during training that resumes."""
+re-runs that redo nothing, a run killed during training that resumes, and the trained
+model dir deciding as the recipe scores."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +19,7 @@ from vib.io.tables import read_table_dict
 
 RECIPE = REPO / "egs/mini/v1"
 SYSTEMS = ("softmax", "aam", "vib")
+LISTS = ("test_trials", "test_trials_hard", "dev_trials", "dev_trials_hard")
 # The recipe's own configs, shrunk to seconds of training.
 TINY_TRAIN = {"epochs": 3, "epoch_size": 96, "batch_size": 16, "crop_frames": 100, "average_last": 2}
 
@@ -55,7 +58,7 @@ def recipe(tmp_path_factory) -> Path:
     proc = subprocess.Popen(["bash", str(recipe / "run.sh"), "--stage", "3", "--corpus-size", "tiny",
                              "--conf-dir", "conf_tiny"], cwd=recipe, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    first = recipe / "exp/softmax/checkpoints"
+    first = recipe / "exp/softmax_s0/checkpoints"
     deadline = time.time() + 300
     while time.time() < deadline and not (first.is_dir() and any(first.glob("*.pt"))):
         if proc.poll() is not None:
@@ -63,7 +66,7 @@ def recipe(tmp_path_factory) -> Path:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (recipe / "exp/softmax/final.pt").exists(), "training finished before the kill; enlarge it"
+    assert not (recipe / "exp/softmax_s0/final.pt").exists(), "training finished before the kill; enlarge it"
 
     out = _run(recipe, "--stage", "3")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -74,22 +77,33 @@ def recipe(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_every_stage_produced_its_files(recipe, monkeypatch):
     monkeypatch.chdir(recipe)  # xvector.scp names the arks relative to the recipe dir, as in Kaldi
-    for split in ("train", "test"):
+    for split in ("train", "dev", "test"):
         for name in ("wav.scp", "utt2spk", "spk2utt", "cuts.jsonl.gz"):
             assert (recipe / "data" / split / name).is_file()
         assert (recipe / "fbank" / split / "cuts.jsonl.gz").is_file()
-    for trials in ("trials", "trials_hard"):
-        assert (recipe / "data/test" / trials).stat().st_size > 0
-    test_utts = {line.split()[0] for line in (recipe / "data/test/utt2spk").read_text().splitlines()}
-    for system in SYSTEMS:
-        exp = recipe / "exp" / system
-        assert (exp / "final.pt").is_file() and (exp / "curve.png").is_file()
-        vectors = read_table_dict(f"scp:{exp}/xvectors_test/xvector.scp")
-        assert set(vectors) == test_utts
+    for split in ("dev", "test"):
         for trials in ("trials", "trials_hard"):
+            assert (recipe / "data" / split / trials).stat().st_size > 0
+    utts = {split: {line.split()[0] for line in (recipe / "data" / split / "utt2spk").read_text().splitlines()}
+            for split in ("dev", "test")}
+    for system in SYSTEMS:
+        exp = recipe / "exp" / f"{system}_s0"
+        assert (exp / "final.pt").is_file() and (exp / "curve.png").is_file()
+        for split in ("dev", "test"):
+            assert set(read_table_dict(f"scp:{exp}/xvectors_{split}/xvector.scp")) == utts[split]
+            quality = read_table_dict(f"scp:{exp}/xvectors_{split}/quality.scp")
+            assert set(quality) == utts[split]       # log duration (+ mean log-variance for VIB)
+            assert {len(q) for q in quality.values()} == {2 if system == "vib" else 1}
+        for trials in LISTS:
             assert (exp / f"scores_plda_{trials}" / "metrics.json").is_file()
             for name in ("metrics.json", "metrics_asnorm.json"):
                 assert (exp / f"scores_cosine_{trials}" / name).is_file()
+        for trials in ("test_trials", "test_trials_hard"):      # calibrated on dev_trials
+            for name in ("metrics_llr.json", "metrics_llr_qmf.json", "metrics_asnorm_llr_qmf.json"):
+                assert "cllr" in json.loads((exp / f"scores_cosine_{trials}" / name).read_text())
+        for backend in ("cosine", "cosine+asnorm", "plda"):
+            shipped = json.loads((exp / "backend" / f"calibration_{backend}.json").read_text())
+            assert shipped["quality"]["measures"][:1] == ["log_duration"]
         # PLDA back-end trained once per system, in the training xvector dir, and used for both lists.
         assert all((exp / "xvectors_train" / name).stat().st_size > 0 for name in ("mean.vec", "transform.mat", "plda"))
         assert not list(exp.glob("scores_*/plda"))
@@ -100,26 +114,32 @@ def test_every_stage_produced_its_files(recipe, monkeypatch):
 @pytest.mark.slow
 def test_results_table_and_det_plot(recipe):
     text = (recipe / "RESULTS.md").read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| trials")]
-    assert len(rows) == 2 * 3 * 3, text
+    main, comparisons, calibration = text.split("\n### ")[0], text.split("### Paired")[1], text.split("### Calib")[1]
+    rows = [line for line in main.splitlines() if line.startswith(("| test_", "| dev_"))]
+    assert len(rows) == 4 * 3 * 3, text
     for system in SYSTEMS:
         for backend in ("cosine", "cosine+asnorm", "plda"):
             assert any(f"| {backend} | {system} |" in row for row in rows)
+    assert all(row.count("[") == (1 if row.startswith("| test_") else 0) for row in rows)  # intervals on test
+    assert len([r for r in comparisons.splitlines() if r.startswith("| test_")]) == 2 * 3 * 3
+    assert len([r for r in calibration.splitlines() if r.startswith("| test_")]) == 2 * 3 * 3
     assert "Produced by: `" in text and "run.sh --corpus-size tiny" in text
+    assert "Software: Python" in text and "Corpus audio: sha256" in text
     assert (recipe / "det.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
 def test_killed_training_resumed_each_epoch_once(recipe):
-    lines = (recipe / "exp/softmax/train.jsonl").read_text().splitlines()
+    lines = (recipe / "exp/softmax_s0/train.jsonl").read_text().splitlines()
     epochs = [yaml.safe_load(line)["epoch"] for line in lines]
     assert epochs == sorted(set(epochs)) and len(epochs) == TINY_TRAIN["epochs"]
 
 
 @pytest.mark.slow
 def test_rerun_redoes_nothing(recipe):
-    watched = [recipe / "fbank/train/cuts.jsonl.gz", recipe / "exp/vib/final.pt",
-               recipe / "exp/vib/xvectors_test/xvector.ark", recipe / "exp/aam/scores_plda_trials/scores", recipe / "RESULTS.md"]
+    watched = [recipe / "fbank/train/cuts.jsonl.gz", recipe / "exp/vib_s0/final.pt",
+               recipe / "exp/vib_s0/xvectors_test/xvector.ark", recipe / "exp/aam_s0/scores_plda_test_trials/scores",
+               recipe / "exp/aam_s0/scores_plda_test_trials/scores_llr_qmf", recipe / "RESULTS.md"]
     before = [p.stat().st_mtime_ns for p in watched]
     out = _run(recipe)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -134,21 +154,45 @@ def test_bad_option_is_a_clear_error(recipe):
 
 @pytest.mark.slow
 def test_trained_model_dir_verifies_as_the_recipe_scores(recipe):
-    """exp/vib is a model dir (final.pt, fbank.yaml, backend/ from the scoring stage): vib-verify over
-    the test wav.scp gives the recipe's PLDA scores (fbank recomputed from audio rather than read
-    from lilcom: correlation above 0.99) and decides on them at the prior."""
+    """exp/vib_s0 is a model dir (final.pt, fbank.yaml, backend/ from the scoring and calibration
+    stages): vib-verify over the test wav.scp gives the recipe's PLDA scores (fbank recomputed from
+    audio rather than read from lilcom: correlation above 0.99), LLRs from the shipped quality-aware
+    calibration as the recipe's, and decides on them at the prior."""
     import numpy as np
 
     trials = (recipe / "data/test/trials").read_text().splitlines()[:40]
     (recipe / "some_trials").write_text("\n".join(trials) + "\n")
     out = subprocess.run(["bash", "-c", f". {REPO}/path.sh && vib-verify --p-target 0.5 --trials some_trials "
-                          f"--wav-scp data/test/wav.scp exp/vib verified"], cwd=recipe, capture_output=True, text=True)
+                          f"--wav-scp data/test/wav.scp exp/vib_s0 verified"], cwd=recipe, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     ours = {tuple(r.split()[:2]): r.split()[2:] for r in (recipe / "verified").read_text().splitlines()}
     recipe_scores = {tuple(r.split()[:2]): float(r.split()[2])
-                     for r in (recipe / "exp/vib/scores_plda_trials/scores").read_text().splitlines()}
+                     for r in (recipe / "exp/vib_s0/scores_plda_test_trials/scores").read_text().splitlines()}
+    recipe_llrs = {tuple(r.split()[:2]): float(r.split()[2])
+                   for r in (recipe / "exp/vib_s0/scores_plda_test_trials/scores_llr_qmf").read_text().splitlines()}
     keys = [tuple(t.split()[:2]) for t in trials]
     mine = np.array([float(ours[k][0]) for k in keys])
     theirs = np.array([recipe_scores[k] for k in keys])
     assert np.corrcoef(mine, theirs)[0, 1] > 0.99
+    assert np.corrcoef([float(ours[k][1]) for k in keys], [recipe_llrs[k] for k in keys])[0, 1] > 0.99
     assert all((ours[k][2] == "accept") == (float(ours[k][1]) > 0) for k in keys)
+
+
+@pytest.mark.slow
+def test_trained_model_accepts_a_same_speaker_pair_and_rejects_another_speaker(recipe):
+    """vib-verify MODEL a.wav b.wav with the tiny recipe's VIB model (prior 0.5: the tiny dev list
+    calibrates too coarsely for 0.01): the same-speaker test pair the recipe's calibrated PLDA
+    ranks highest is accepted, the different-speaker pair it ranks lowest is rejected, with the
+    recipe's LLRs (audio read again: within 1)."""
+    wav = dict(line.split(maxsplit=1) for line in (recipe / "data/test/wav.scp").read_text().splitlines())
+    labels = {tuple(t.split()[:2]): t.split()[2] for t in (recipe / "data/test/trials").read_text().splitlines()}
+    llrs = [(float(r.split()[2]), tuple(r.split()[:2]))
+            for r in (recipe / "exp/vib_s0/scores_plda_test_trials/scores_llr_qmf").read_text().splitlines()]
+    same = max(x for x in llrs if labels[x[1]] == "target")
+    other = min(x for x in llrs if labels[x[1]] == "nontarget")
+    assert same[0] > 1 and other[0] < -1, (same, other)
+    for (llr, (a, b)), decision in ((same, "accept"), (other, "reject")):
+        out = subprocess.run(["bash", "-c", f". {REPO}/path.sh && vib-verify --p-target 0.5 exp/vib_s0 {wav[a]} {wav[b]}"],
+                             cwd=recipe, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split()[-1] == decision and abs(float(out.stdout.split()[-2]) - llr) < 1.0, out.stdout

@@ -119,6 +119,23 @@ def test_nj_merge_equals_single_job(fbank_dir, model_path, tmp_path):
     assert all(":" in line and "xvector.ark:" in line for line in (tmp_path / "two" / "xvector.scp").read_text().splitlines())
 
 
+def test_quality_tables_hold_log_duration_and_mean_log_variance_with_any_nj(fbank_dir, model_path, tmp_path):
+    argv = [str(model_path), str(fbank_dir), "--chunk-frames=100", "--progress=false", "--write-quality",
+            "--write-var"]
+    assert extract_main(argv[:2] + [str(tmp_path / "one")] + argv[2:]) == 0
+    assert extract_main(argv[:2] + [str(tmp_path / "two"), "--nj", "2"] + argv[2:]) == 0
+    from lhotse import CutSet
+
+    duration = {c.supervisions[0].id: c.duration for c in CutSet.from_file(fbank_dir / "cuts.jsonl.gz")}
+    for out in ("one", "two"):
+        quality = kaldiio.load_scp(str(tmp_path / out / "quality.scp"))
+        var = kaldiio.load_scp(str(tmp_path / out / "xvector_var.scp"))
+        assert sorted(quality) == sorted(duration)
+        for utt, q in quality.items():
+            np.testing.assert_allclose(q, [np.log(duration[utt]), np.log(var[utt]).mean()], rtol=1e-5, atol=1e-5)
+    assert not list((tmp_path / "two").glob("quality.[0-9]*"))
+
+
 def test_cli_errors_are_one_line(tmp_path, model_path):
     proc = run_bash(f"vib-extract {model_path} {tmp_path}/nothing {tmp_path}/out")
     assert proc.returncode == 1
