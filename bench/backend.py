@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Back-end speed: PLDA and cosine trial scoring, metrics, PLDA training.
+"""Back-end speed: PLDA and cosine trial scoring, metrics, the speaker bootstrap, PLDA training.
 
 Each vectorised figure is the median of --repeats runs, beside a baseline measured in
 the same run that follows Kaldi's loop structure in Python with numpy vector operations:
@@ -50,6 +50,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scores", type=int, default=10_000_000, help="scores for the metrics (default 10,000,000)")
     p.add_argument("--loop-trials", type=int, default=20_000, help="trials timed in the loop baselines")
     p.add_argument("--loop-scores", type=int, default=200_000, help="scores timed in the metrics loop baseline")
+    p.add_argument("--resamples", type=int, default=1000, help="speaker bootstrap resamples (default 1,000)")
+    p.add_argument("--loop-resamples", type=int, default=3, help="resamples timed in the bootstrap baseline")
     p.add_argument("--train-vectors", type=int, default=100_000)
     p.add_argument("--train-speakers", type=int, default=5_000)
     add_common_options(p)
@@ -57,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     if args.tiny:
         args.trials, args.scores, args.enroll, args.test, args.dim = 3000, 20_000, 40, 50, 16
         args.loop_trials, args.loop_scores, args.train_vectors, args.train_speakers = 300, 2000, 600, 60
+        args.resamples, args.loop_resamples = 20, 2
     return args
 
 
@@ -137,6 +140,36 @@ def bench_metrics(rng, num: int, loop_scores: int, repeats: int) -> Figure:
                   note=f"loop timed on {n:,} scores, extrapolated")
 
 
+def bench_bootstrap(rng, num: int, resamples: int, loop_resamples: int) -> Figure:
+    """1,000 speaker resamples of EER + 2 minDCF over ``num`` trials of 1,000 speakers, against
+    building each resample's trial list (speakers copied, np.repeat) and scoring it."""
+    from vib.bootstrap import bootstrap_metrics, resample_counts
+
+    speakers = 1000
+    spk_e, spk_t = rng.integers(0, speakers, num), rng.integers(0, speakers, num)
+    same = rng.random(num) < 0.1
+    spk_t[same] = spk_e[same]
+    labels = spk_e == spk_t
+    scores = rng.normal(size=num) + 2.5 * labels
+    fast, boot = median_time(lambda: bootstrap_metrics(scores, labels, spk_e, spk_t, resamples, 0), 1)
+    counts = resample_counts(speakers, loop_resamples, 0)
+
+    def copied() -> list[float]:
+        out = []
+        for c in counts:
+            reps = np.where(labels, c[spk_e], c[spk_e] * c[spk_t])
+            kept, keep_labels = np.repeat(scores, reps), np.repeat(labels, reps)
+            out.append(compute_metrics(kept[keep_labels], kept[~keep_labels])["eer"])
+        return out
+
+    slow, ref = median_time(copied, 1)
+    assert np.allclose(ref, boot["eer"][:loop_resamples, 0], atol=1e-3), (ref, boot["eer"][:loop_resamples, 0])
+    return Figure(GROUP, f"speaker bootstrap (EER + 2 minDCF), {resamples:,} resamples of {num:,} trials", fast,
+                  "s", "trial list of each resample built and scored", extrapolated(slow, loop_resamples, resamples),
+                  note=f"one run; baseline timed on {loop_resamples} resamples, extrapolated; "
+                       f"{1000 * fast / resamples:.1f} ms per resample")
+
+
 def kaldi_em_iteration_loop(stats: PldaStats, within: np.ndarray, between: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
     """PldaEstimator::EstimateOneIter as Kaldi runs it: speakers sorted by count, one matrix
@@ -195,6 +228,7 @@ def main() -> None:
     log.add(bench_plda_scoring(rng, enroll, test, ei, ti, args.loop_trials, args.repeats))
     log.add(bench_cosine(enroll, test, ei, ti, args.loop_trials, args.repeats))
     log.add(bench_metrics(rng, args.scores, args.loop_scores, args.repeats))
+    log.add(bench_bootstrap(rng, args.trials, args.resamples, args.loop_resamples))
     log.add(bench_plda_training(args.train_vectors, args.dim, args.train_speakers, args.repeats))
     log.write(args.json, "bench/backend.py")
 

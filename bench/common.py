@@ -133,6 +133,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def pip_install_target(packages: list[str], target: Path, marker: Path) -> Path:
+    """``target``, with ``packages`` installed there (``pip install --no-deps --target``) unless
+    ``target / marker`` exists already; written under ``<target>.partial`` and renamed."""
+    import shutil
+    import subprocess
+
+    if (target / marker).exists():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"installing {' '.join(packages)} (--no-deps) into {target}", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--target", str(partial), *packages], check=True)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
 def add_common_options(parser: argparse.ArgumentParser, threads: int = 2, repeats: int = 3) -> None:
     """--threads, --repeats, --tiny and --json, shared by every benchmark script."""
     parser.add_argument("--threads", type=int, default=threads, help=f"threads (default {threads})")

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (REPO, Figure, FigureLog, add_common_options, median_time, pin_threads,  # noqa: E402
-                          threads_from_argv)
+                          pip_install_target, threads_from_argv)
 
 if __name__ == "__main__":  # BLAS reads its thread count when numpy is first imported
     pin_threads(threads_from_argv(2))
@@ -55,16 +53,7 @@ GROUP = "Peer: SpeechBrain PLDA"
 
 def install_speechbrain(target: Path = PEER_DIR) -> Path:
     """Path of PLDA_LDA.py in ``target``, installing SpeechBrain there (no dependencies) if needed."""
-    if (target / MODULE).is_file():
-        return target / MODULE
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    print(f"installing {SPEECHBRAIN} (--no-deps) into {target}", flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "--target", str(partial), SPEECHBRAIN], check=True)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target / MODULE
+    return pip_install_target([SPEECHBRAIN], target, MODULE) / MODULE
 
 
 def load_module(path: Path) -> ModuleType:

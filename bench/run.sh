@@ -2,14 +2,17 @@
 # Runs every benchmark of the project and writes bench/RESULTS.md: each figure the median
 # of several repeats beside a baseline measured in the same run, and the ratio; the
 # machine (cores, CPU, torch, threads, load average) and this command.
-#   backend: PLDA / cosine scoring of 1M trials, metrics over 10M scores, PLDA training on
-#            100,000 x 256 of 5,000 speakers (bench/backend.py)
+#   backend: PLDA / cosine scoring of 1M trials, metrics over 10M scores, the speaker bootstrap
+#            (1,000 resamples of 1M trials), PLDA training on 100,000 x 256 of 5,000 speakers
+#            (bench/backend.py)
 #   data:    fbank RTF, loader crops/s with augmentation (bench/data.py)
 #   train:   trainer crops/s vs a bare loop, extraction RTF (CPU preset, ResNet34; batch 1 and
 #            batched), peak RSS for a 10-minute recording (bench/train.py)
 #   peer:    SpeechBrain's PLDA beside ours (bench/peer_speechbrain.py; installs SpeechBrain
 #            with --no-deps into bench/work/peer on first use)
 #   corpus:  mini-corpus generator throughput vs bare synthesis calls (bench/corpus.py)
+#   export:  extraction RTF on one thread, ONNX Runtime and TorchScript vs PyTorch (bench/export.py;
+#            installs onnx and onnxruntime with --no-deps into bench/work/onnx on first use)
 set -euo pipefail
 
 _command=bench/run.sh  # as typed, for RESULTS.md (a leading _ keeps it out of the options)
@@ -19,7 +22,7 @@ for _arg in "$@"; do
 done
 cd "$(dirname "$0")/.."
 
-only="backend data train peer corpus"
+only="backend data train peer corpus export"
 threads=2
 repeats=3
 size=full
@@ -27,7 +30,7 @@ out=bench/RESULTS.md
 help_message="Usage: bench/run.sh [options]
 Runs the benchmarks and writes bench/RESULTS.md (atomically).
 Options:
-  --only 'backend data train peer corpus'  benchmarks to run (a subset, space separated)
+  --only 'backend data train peer corpus export'  benchmarks to run (a subset, space separated)
   --threads N         threads / DataLoader workers / jobs (default 2)
   --repeats N         repeats per figure; the median is reported (default 3)
   --size full|tiny    tiny: smoke-test sizes, seconds in all (figures meaningless)
@@ -43,8 +46,8 @@ case "$size" in
 esac
 for name in $only; do
   case "$name" in
-    backend|data|train|peer|corpus) ;;
-    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer corpus)" >&2; exit 1 ;;
+    backend|data|train|peer|corpus|export) ;;
+    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer corpus export)" >&2; exit 1 ;;
   esac
 done
 for var in OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS; do export "$var=$threads"; done
@@ -57,7 +60,7 @@ start=$(date +%s)
 echo "bench/run.sh: $only; $threads threads; $repeats repeats; size $size; load average $load_start"
 
 declare -A script=([backend]=bench/backend.py [data]=bench/data.py [train]=bench/train.py
-                   [peer]=bench/peer_speechbrain.py [corpus]=bench/corpus.py)
+                   [peer]=bench/peer_speechbrain.py [corpus]=bench/corpus.py [export]=bench/export.py)
 for name in $only; do
   echo "=== $name (${script[$name]}) $(date -u +%H:%M:%S)"
   python "${script[$name]}" --threads "$threads" --repeats "$repeats" $size_opt --json "$work/$name.json"

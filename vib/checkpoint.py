@@ -140,13 +140,16 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torc
 
 
 def average_last(exp_dir: str | Path, count: int, out: str | Path) -> list[Path]:
-    """Writes ``out`` with the model averaged over the newest ``count`` checkpoints
-    (and their config); returns the checkpoints used."""
+    """Writes ``out`` with the model (and the training head, for fine-tuning with
+    ``train.init_head``) averaged over the newest ``count`` checkpoints, and their config;
+    returns the checkpoints used."""
     chosen = [p for _, p in list_checkpoints(exp_dir)[-count:]]
     if not chosen:
         raise VibError(f"no checkpoints to average in '{Path(exp_dir) / 'checkpoints'}'")
     loaded = [load(p, require=("model", "config", "num_classes")) for p in chosen]
     final = {"model": average_state_dicts([c["model"] for c in loaded]), "config": loaded[-1]["config"],
              "num_classes": loaded[-1]["num_classes"], "averaged": [p.name for p in chosen]}
+    if all("head" in c for c in loaded):
+        final["head"] = average_state_dicts([c["head"] for c in loaded])
     save_atomic(final, out)
     return chosen

@@ -20,7 +20,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from vib import checkpoint as ckpt
 from vib import distributed
-from vib.errors import VibError
+from vib.errors import VibError, one_line
 from vib.heads import DEFAULT_HEAD, build_head, head_needs_logvar, head_options
 from vib.io.tables import atomic_output
 from vib.models import DEFAULT_MODEL, build_model, count_parameters
@@ -46,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "optim": {},  # completed by vib.optim.complete_optim (defaults in the optimizers' signatures)
     "train": {"epochs": 10, "batch_size": 128, "crop_frames": 200, "epoch_size": None, "num_workers": 0,
               "device": "auto", "amp": True, "amp_dtype": "bfloat16", "average_last": 1, "keep_last": None,
-              "num_threads": None, "progress": True, "finite_check_every": 50, "init_from": None},
+              "num_threads": None, "progress": True, "finite_check_every": 50, "init_from": None,
+              "init_head": False, "freeze": []},
     "data": {"augment": None, "fbank_on_device": "auto", "shuffle_buffer": 1000},
 }
 
@@ -191,7 +192,9 @@ def check_resumable(state: dict[str, Any], config: dict[str, Any], num_classes: 
 def _init_extractor(net: TrainNet, path: str, config: dict[str, Any]) -> None:
     """Fine-tuning (``train.init_from``): the extractor's weights from another run's ``final.pt``
     or checkpoint, whose model config must be this one's; the head starts anew (new classes,
-    new loss). Only a run that starts does this: a resumed fine-tune resumes its own checkpoints."""
+    new loss) unless ``train.init_head`` (same classes, e.g. large-margin fine-tuning: the head's
+    weights too, its schedules from this config). Only a run that starts does this: a resumed
+    fine-tune resumes its own checkpoints."""
     state = ckpt.load(path, require=("model", "config"))
     source = state["config"].get("model") if isinstance(state["config"], dict) else None
     if source != config["model"]:
@@ -203,6 +206,33 @@ def _init_extractor(net: TrainNet, path: str, config: dict[str, Any]) -> None:
     bad = [k for k in missing if not k.startswith("logvar.")] + list(unexpected)
     if bad:
         raise VibError(f"train.init_from '{path}': its weights do not fit this model (e.g. '{bad[0]}')")
+    if config["train"]["init_head"]:
+        head = state.get("head")
+        if not isinstance(head, dict):
+            raise VibError(f"train.init_head: '{path}' holds no training head (a final.pt written before heads "
+                           f"were kept there? use one of its checkpoints/epoch-N.pt)")
+        try:
+            net.head.load_state_dict(head)
+        except RuntimeError as err:
+            raise VibError(f"train.init_head: the head of '{path}' does not fit this head (another type or "
+                           f"number of classes): {one_line(err)}") from None
+
+
+def _freeze(net: TrainNet, prefixes: Sequence[str]) -> int:
+    """``train.freeze``: extractor parameters whose names start with one of ``prefixes`` (e.g.
+    ``trunk``, ``trunk.stem``) get no gradient; returns how many tensors. A prefix that names
+    no parameter is an error listing the top-level ones."""
+    names = [n for n, _ in net.extractor.named_parameters()]
+    for prefix in prefixes:
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            top = sorted({n.split(".")[0] for n in names})
+            raise VibError(f"train.freeze: no extractor parameter under '{prefix}' (top-level: {', '.join(top)})")
+    frozen = 0
+    for name, param in net.extractor.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+            frozen += 1
+    return frozen
 
 
 def _resume_point(ctx: distributed.Context, exp_dir: Path) -> int:
@@ -236,6 +266,10 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
 
     _seed_everything(config["seed"])
     net = build_net(config, num_classes).to(device)
+    freeze = tcfg["freeze"] or []
+    if not isinstance(freeze, list) or not all(isinstance(p, str) for p in freeze):
+        raise VibError(f"train.freeze: expected a list of parameter-name prefixes (e.g. [trunk]), got {freeze!r}")
+    frozen = _freeze(net, freeze)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop shapes: pick the fastest kernels once
         if config["model"].get("type", DEFAULT_MODEL) == "resnet":
@@ -271,7 +305,9 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
             log(f"training {config['model'].get('type', DEFAULT_MODEL)} + {config['head'].get('type', DEFAULT_HEAD)} "
                 f"head: {count_parameters(net.extractor)} extractor parameters, {count_parameters(net.head)} head "
                 f"parameters, {num_classes} classes, {world} process(es) on {device}"
-                + (f"; extractor initialised from {tcfg['init_from']}" if tcfg["init_from"] else ""))
+                + (f"; extractor{' and head' if tcfg['init_head'] else ''} initialised from {tcfg['init_from']}"
+                   if tcfg["init_from"] else "") + (f"; {frozen} parameter tensors frozen ({', '.join(freeze)})"
+                                                    if frozen else ""))
 
     model: nn.Module = net
     if world > 1:

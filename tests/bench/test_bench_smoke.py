@@ -16,6 +16,7 @@ FIGURES = [
     ("Back-end", r"PLDA scoring, 3,000 trials", True),
     ("Back-end", r"cosine scoring, 3,000 trials", True),
     ("Back-end", r"metrics \(EER \+ 2 minDCF\), 20,000 scores", True),
+    ("Back-end", r"speaker bootstrap \(EER \+ 2 minDCF\), 20 resamples of 3,000 trials", True),
     ("Back-end", r"PLDA training, 600 x 16 vectors of 60 speakers", True),
     ("Data", r"fbank RTF, compute_fbank.sh --nj 2", True),
     ("Data", r"loader crops/s, augmented on the fly, 2 workers", True),
@@ -28,6 +29,8 @@ FIGURES = [
     ("Peer: SpeechBrain PLDA", r"Pearson correlation of SpeechBrain's scores with ours", False),
     ("Peer: SpeechBrain PLDA", r"EER on the same trials", True),
     ("Corpus", r"mini-corpus generator \(tiny", True),
+    ("Export: extraction RTF on one thread", r"ONNX Runtime [0-9.]+ RTF \(tiny ResNet", True),
+    ("Export: extraction RTF on one thread", r"TorchScript RTF \(tiny ResNet", True),
 ]
 NUMBER = r"[0-9][0-9,.e+-]*"
 

@@ -8,6 +8,7 @@ the committed tiny configs (conf/tiny: 2 epochs of a 4-channel ResNet on the CPU
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ from vib.io.tables import read_table_dict
 pytestmark = pytest.mark.slow
 
 RECIPE = REPO / "egs" / "voxceleb" / "v1"
-SYSTEMS = ("softmax", "aam", "vib")
+SYSTEMS = ("softmax", "aam", "vib", "aam_lm")  # aam_lm: --lm-systems aam
 BACKENDS = ("cosine", "cosine+asnorm", "plda")
 LISTS = {"vox1_o_cleaned": "veri_test2.txt", "vox1_e_cleaned": "list_test_all2.txt",
          "vox1_h_cleaned": "list_test_hard2.txt"}
@@ -94,7 +95,7 @@ def recipe(corpora, tmp_path_factory):
     """The recipe run twice with the same command: (work dir, first run, second run, file
     modification times after the first run and after the second)."""
     work = _work_dir(tmp_path_factory.mktemp("run") / "v1")
-    args = ["--nj", "1", "--device", "cpu", "--conf-dir", "conf/tiny", *_data_args(corpora)]
+    args = ["--nj", "1", "--device", "cpu", "--conf-dir", "conf/tiny", "--lm-systems", "aam", *_data_args(corpora)]
     first = _run(work, *args)
     assert first.returncode == 0, f"run.sh failed:\n{first.stdout[-4000:]}\n{first.stderr[-4000:]}"
     before = _mtimes(work)
@@ -156,7 +157,23 @@ def test_training_used_voxceleb2_with_augmentation(recipe):
             "id00012", *EXTRA_VOX2]
         config = (work / f"exp/{sys}/config.yaml").read_text()
         assert "data/aug/rir.jsonl.gz" in config and "data/aug/speech.jsonl.gz" in config
-        assert len((work / f"exp/{sys}/train.jsonl").read_text().splitlines()) == 2
+        assert len((work / f"exp/{sys}/train.jsonl").read_text().splitlines()) == (1 if sys == "aam_lm" else 2)
+
+
+def test_large_margin_fine_tune_starts_from_the_aam_system(recipe):
+    """--lm-systems aam: exp/aam_lm starts from exp/aam/final.pt (trunk and head), with longer crops
+    and margin 0.5 from its first step."""
+    import yaml
+
+    work, first = recipe[0], recipe[1]
+    log = (work / "exp/aam_lm/train.log").read_text()
+    assert "extractor and head initialised from exp/aam/final.pt" in log
+    config = yaml.safe_load((work / "exp/aam_lm/config.yaml").read_text())
+    assert config["head"]["margin"] == 0.5 and config["head"]["margin_warmup"] is None
+    assert config["train"]["crop_frames"] == 80 and config["train"]["init_head"] is True
+    row = json.loads((work / "exp/aam_lm/train.jsonl").read_text().splitlines()[0])
+    assert row["margin"] == 0.5
+    assert "large-margin fine-tuning of aam into aam_lm" in first.stderr
 
 
 def test_asnorm_is_normalised_cosine(recipe):
@@ -172,7 +189,8 @@ def test_rerun_redoes_no_finished_stage(recipe):
     work, first, second, before, after = recipe
     assert before == after
     for done in ("stage 0: data dirs and trial lists are ready", "stage 1: augmentation manifests are ready",
-                 "stage 3: vib is trained", "stage 4: exp/vib/xvectors_voxceleb2_dev is up to date"):
+                 "stage 3: vib is trained", "stage 3: aam_lm is fine-tuned",
+                 "stage 4: exp/vib/xvectors_voxceleb2_dev is up to date"):
         assert done in second.stderr
     assert _table((work / "RESULTS.md").read_text()) == _table(first.stdout[first.stdout.index("# egs/voxceleb"):])
 

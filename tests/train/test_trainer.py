@@ -146,3 +146,30 @@ def test_fine_tuning_starts_from_another_runs_extractor_with_a_new_head(tmp_path
     other["model"]["embed_dim"] = 8
     with pytest.raises(VibError, match="train.init_from .*its model config"):
         train(other, tmp_path / "x", lambda e: SyntheticLoader(e), NUM_CLASSES)
+
+
+def test_large_margin_fine_tune_keeps_the_head_and_freezing_keeps_the_trunk(tmp_path):
+    """train.init_head: the source's (averaged) head weights too, with this config's margin;
+    train.freeze: the named extractor parameters do not move while the others train."""
+    aam = {"type": "aam", "margin": 0.2}
+    source = train(tiny_config(aam, epochs=1), tmp_path / "aam", lambda e: SyntheticLoader(e), NUM_CLASSES)
+    assert "head" in ckpt.load(source)                      # final.pt keeps the averaged training head
+    config = tiny_config({"type": "aam", "margin": 0.5}, epochs=1, init_from=str(source), init_head=True,
+                         freeze=["trunk"])
+    config["optim"].update(lr=0.0, final_lr=None, warmup_epochs=0)
+    log = []
+    train(config, tmp_path / "lm", lambda e: SyntheticLoader(e), NUM_CLASSES, log=log.append)
+    assert "extractor and head initialised from" in log[0] and "parameter tensors frozen (trunk)" in log[0]
+    head = ckpt.load(ckpt.checkpoint_path(tmp_path / "lm", 1))["head"]
+    assert all(torch.equal(v, ckpt.load(source)["head"][k]) for k, v in head.items())   # lr 0: the source's head
+    config = tiny_config(aam, epochs=1, init_from=str(source), freeze=["trunk"])
+    train(config, tmp_path / "frozen", lambda e: SyntheticLoader(e), NUM_CLASSES)
+    want, got = ckpt.load(source)["model"], ckpt.load(tmp_path / "frozen" / "final.pt")["model"]
+    trunk = [k for k in got if k.startswith("trunk.") and k.endswith("weight")]
+    assert trunk and all(torch.equal(got[k], want[k]) for k in trunk)
+    assert not torch.equal(got["mu.weight"], want["mu.weight"])
+    with pytest.raises(VibError, match="train.freeze: no extractor parameter under 'trunc'"):
+        train(tiny_config(aam, freeze=["trunc"]), tmp_path / "x", lambda e: SyntheticLoader(e), NUM_CLASSES)
+    with pytest.raises(VibError, match="train.init_head: the head of .* does not fit"):
+        train(tiny_config({"type": "softmax"}, init_from=str(source), init_head=True), tmp_path / "y",
+              lambda e: SyntheticLoader(e), NUM_CLASSES + 1)

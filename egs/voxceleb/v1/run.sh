@@ -37,9 +37,10 @@ train_set=voxceleb2_dev   # voxceleb2_dev, voxceleb1_dev, or a data dir you put 
 top_n=300          # adaptive s-norm: cohort scores kept per side
 shards=true        # train from Lhotse Shar shards (sequential reads) instead of the fbank manifest
 shard_size=1000    # cuts per shard
+lm_systems=        # systems to fine-tune with a large margin (WeSpeaker's / 3D-Speaker's stage), e.g. aam
 help_message="Usage: $0 [options]
-Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank (+ shards), 3 training,
-        4 embeddings, 5 scoring, 6 RESULTS.md + det.png
+Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank (+ shards), 3 training
+        (+ large-margin fine-tuning), 4 embeddings, 5 scoring, 6 RESULTS.md + det.png
 Options (defaults in brackets):
   --stage N / --stop-stage M   run stages N..M [0 / 100]
   --vox1-dev DIR --vox1-test DIR --vox2-dev DIR --trials-dir DIR   (stage 0)
@@ -53,7 +54,10 @@ Options (defaults in brackets):
   --train-set NAME   [$train_set]
   --top-n N          AS-norm top-N cohort scores [$top_n]
   --shards true|false  train from shards of features + audio (steps/make_shards.sh) [$shards]
-  --shard-size N     cuts per shard [$shard_size]"
+  --shard-size N     cuts per shard [$shard_size]
+  --lm-systems 'a'   fine-tune these systems into exp/<sys>_lm with <conf-dir>/<sys>_lm.yaml: longer
+                     crops, a larger margin, a few epochs at a small learning rate, from exp/<sys>/final.pt
+                     (trunk and head); scored beside the others [none]"
 . utils/parse_options.sh
 
 [ $# -eq 0 ] || die "unexpected argument '$1' (options only; see --help)"
@@ -99,10 +103,13 @@ if runs 1 && ! aug_prepared; then
   need rirs "the RIRS_NOISES root (simulated_rirs/*room/rir_list)"
 fi
 if runs 3; then
-  for sys in $systems; do
-    [ -f "$conf_dir/$sys.yaml" ] || die "no config '$conf_dir/$sys.yaml' for system '$sys' (see --conf-dir, --systems)"
+  for sys in $systems $(for s in $lm_systems; do echo ${s}_lm; done); do
+    [ -f "$conf_dir/$sys.yaml" ] || die "no config '$conf_dir/$sys.yaml' for system '$sys' (see --conf-dir, --systems, --lm-systems)"
   done
 fi
+for sys in $lm_systems; do
+  [[ " $systems " == *" $sys "* ]] || die "--lm-systems: '$sys' is not one of --systems ($systems)"
+done
 case $device in auto|cuda|cpu) ;; *) die "--device must be auto, cuda or cpu, got '$device'" ;; esac
 
 # Stage 0: data/{voxceleb1_dev,voxceleb1_test,voxceleb1,voxceleb2_dev}/: Kaldi data dirs
@@ -165,7 +172,20 @@ if runs 3; then
     $cuda_cmd --gpu "$nproc" exp/$sys/log/train.log steps/train.sh --nproc "$nproc" "$conf_dir/$sys.yaml" \
       $train_data exp/$sys || die "training $sys failed; see exp/$sys/log/train.log"
   done
+  # Large-margin fine-tuning: exp/<sys>_lm starts from exp/<sys>/final.pt, trunk and head.
+  for sys in $lm_systems; do
+    lm=${sys}_lm
+    if [ -f exp/$lm/final.pt ] && [ exp/$lm/final.pt -nt "$conf_dir/$lm.yaml" ] && [ exp/$lm/final.pt -nt exp/$sys/final.pt ]; then
+      log "stage 3: $lm is fine-tuned (exp/$lm/final.pt)"; continue
+    fi
+    log "stage 3: large-margin fine-tuning of $sys into $lm ($conf_dir/$lm.yaml)"
+    $cuda_cmd --gpu "$nproc" exp/$lm/log/train.log steps/train.sh --nproc "$nproc" \
+      --overrides "train.init_from=exp/$sys/final.pt train.init_head=true" "$conf_dir/$lm.yaml" $train_data exp/$lm \
+      || die "fine-tuning $lm failed; see exp/$lm/log/train.log"
+  done
 fi
+systems="$systems $(for s in $lm_systems; do echo -n "${s}_lm "; done)"  # the fine-tuned ones are scored too
+systems=$(echo $systems)
 
 # Stage 4: exp/<system>/xvectors_{voxceleb1,<train-set>}/: xvector.{ark,scp}, spk_xvector.*,
 # num_utts.ark. The training set's vectors train the PLDA and its speaker means are the
