@@ -31,6 +31,7 @@ LISTS = {"vox1_o_cleaned": "veri_test2.txt", "vox1_e_cleaned": "list_test_all2.t
 # With the fixture's id00012 (2 utterances): 3 training speakers and 20 utterances, as Kaldi's LDA
 # needs more training vectors than dimensions (8) and a full-rank within-speaker scatter.
 EXTRA_VOX2 = ("id00015", "id00017")
+EXTRA_DEV = ("id00019", "id00021")  # also VoxCeleb2 dev: --dev-speakers 2 holds these two out (seed 0)
 EXTRA_VIDEOS = ("Zq3cbvRzP1A", "b7Gq9BnR3uM", "kP0x7vHyT2s")
 
 
@@ -50,7 +51,7 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
     the cleaned O/E/H lists, MUSAN and RIRS_NOISES trees."""
     root = tmp_path_factory.mktemp("corpora")
     paths = make_voxceleb_tree(root)
-    for k, (spk, video, n) in enumerate(itertools.product(EXTRA_VOX2, EXTRA_VIDEOS, (1, 2, 3))):
+    for k, (spk, video, n) in enumerate(itertools.product(EXTRA_VOX2 + EXTRA_DEV, EXTRA_VIDEOS, (1, 2, 3))):
         write_wav(paths["vox2_dev"] / spk / video / f"{n:05d}.wav", 1.0, 300 + k)
     test = _utterances(paths["vox1_test"])
     both = sorted(test + _utterances(paths["vox1_dev"]))
@@ -95,7 +96,8 @@ def recipe(corpora, tmp_path_factory):
     """The recipe run twice with the same command: (work dir, first run, second run, file
     modification times after the first run and after the second)."""
     work = _work_dir(tmp_path_factory.mktemp("run") / "v1")
-    args = ["--nj", "1", "--device", "cpu", "--conf-dir", "conf/tiny", "--lm-systems", "aam", *_data_args(corpora)]
+    args = ["--nj", "1", "--device", "cpu", "--conf-dir", "conf/tiny", "--lm-systems", "aam", "--dev-speakers", "2",
+            *_data_args(corpora)]
     first = _run(work, *args)
     assert first.returncode == 0, f"run.sh failed:\n{first.stdout[-4000:]}\n{first.stderr[-4000:]}"
     before = _mtimes(work)
@@ -105,7 +107,7 @@ def recipe(corpora, tmp_path_factory):
 
 
 def _table(results_md: str) -> dict[tuple[str, str, str], list[float]]:
-    rows = [line.strip("|").split("|") for line in results_md.splitlines()
+    rows = [line.strip("|").split("|") for line in results_md.split("\n### ")[0].splitlines()
             if line.startswith("| vox1_")]
     return {tuple(c.strip() for c in row[:3]): [float(c) for c in row[3:]] for row in rows}
 
@@ -133,12 +135,12 @@ def test_trials_and_embeddings_cover_the_lists(recipe, corpora, monkeypatch):
         xvectors = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb1/xvector.scp")
         assert set(xvectors) == vox1
         assert all(v.shape == (8,) and np.isfinite(v).all() for v in xvectors.values())
-        train = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb2_dev/xvector.scp")
+        train = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb2_dev_fit/xvector.scp")
         assert len(train) == 20
-        cohort = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb2_dev/spk_xvector.scp")
+        cohort = read_table_dict(f"scp:{work}/exp/{sys}/xvectors_voxceleb2_dev_fit/spk_xvector.scp")
         assert sorted(cohort) == ["id00012", *EXTRA_VOX2]
         # Trained once per system, in the training xvector dir (as Kaldi), and used for every list.
-        model = work / f"exp/{sys}/xvectors_voxceleb2_dev"
+        model = work / f"exp/{sys}/xvectors_voxceleb2_dev_fit"
         assert all((model / name).stat().st_size > 0 for name in ("mean.vec", "transform.mat", "plda"))
         assert not list(work.glob(f"exp/{sys}/scores_*/plda")) and not list(work.glob(f"exp/{sys}/scores_*/mean.vec"))
     assert first.stderr.count("score_plda.sh: PLDA, ") == len(SYSTEMS)
@@ -148,7 +150,7 @@ def test_trials_and_embeddings_cover_the_lists(recipe, corpora, monkeypatch):
 def test_training_used_voxceleb2_with_augmentation(recipe):
     """From shards (the recipe's default) holding features and audio: the augmented crops read it."""
     work = recipe[0]
-    shards = work / "shards" / "voxceleb2_dev"
+    shards = work / "shards" / "voxceleb2_dev_fit"
     assert (shards / "recording.000000.tar").is_file() and len((shards / "utt2spk").read_text().splitlines()) == 20
     wav_scp = (work / "data/voxceleb2_dev/wav.scp").read_text()
     assert "id00012-21Uxsk56VDQ-00001 ffmpeg " in wav_scp  # m4a decoded through a pipe
@@ -176,6 +178,24 @@ def test_large_margin_fine_tune_starts_from_the_aam_system(recipe):
     assert "large-margin fine-tuning of aam into aam_lm" in first.stderr
 
 
+def test_held_out_dev_speakers_calibrate_every_system(recipe):
+    """--dev-speakers 2: two VoxCeleb2 speakers held out of training (data/voxceleb2_dev_cal with a
+    trial list), scored as list 'dev'; calibration trained on it is applied to every test list."""
+    work = recipe[0]
+    cal = {line.split()[1] for line in (work / "data/voxceleb2_dev_cal/utt2spk").read_text().splitlines()}
+    fit = {line.split()[1] for line in (work / "data/voxceleb2_dev_fit/utt2spk").read_text().splitlines()}
+    assert cal == set(EXTRA_DEV) and fit == {"id00012", *EXTRA_VOX2}
+    labels = [line.split()[2] for line in (work / "data/voxceleb2_dev_cal/trials").read_text().splitlines()]
+    assert "target" in labels and "nontarget" in labels
+    for sys in SYSTEMS:
+        assert (work / f"exp/{sys}/scores_plda_dev/metrics.json").is_file()
+        for name in LISTS:
+            assert "act_dcf_0.01" in (work / f"exp/{sys}/scores_plda_{name}/metrics_llr_qmf.json").read_text()
+        assert (work / f"exp/{sys}/backend/calibration_plda.json").is_file()
+    text = (work / "RESULTS.md").read_text()
+    assert "### Calibration (trained on dev, applied to test)" in text and "| dev | plda | vib |" in text
+
+
 def test_asnorm_is_normalised_cosine(recipe):
     work = recipe[0]
     for sys in SYSTEMS:
@@ -190,7 +210,8 @@ def test_rerun_redoes_no_finished_stage(recipe):
     assert before == after
     for done in ("stage 0: data dirs and trial lists are ready", "stage 1: augmentation manifests are ready",
                  "stage 3: vib is trained", "stage 3: aam_lm is fine-tuned",
-                 "stage 4: exp/vib/xvectors_voxceleb2_dev is up to date"):
+                 "stage 4: exp/vib/xvectors_voxceleb2_dev_fit is up to date",
+                 "stage 0: dev split voxceleb2_dev_cal / voxceleb2_dev_fit is ready"):
         assert done in second.stderr
     assert _table((work / "RESULTS.md").read_text()) == _table(first.stdout[first.stdout.index("# egs/voxceleb"):])
 

@@ -34,13 +34,15 @@ conf_dir=conf      # holds <system>.yaml for every system
 systems="softmax aam vib"
 lists="vox1_o_cleaned vox1_e_cleaned vox1_h_cleaned"   # any of vox1_{o,e,h}[_cleaned]
 train_set=voxceleb2_dev   # voxceleb2_dev, voxceleb1_dev, or a data dir you put under data/
+dev_speakers=200   # training-set speakers held out as the calibration dev set (0: none, no calibration)
 top_n=300          # adaptive s-norm: cohort scores kept per side
 shards=true        # train from Lhotse Shar shards (sequential reads) instead of the fbank manifest
 shard_size=1000    # cuts per shard
 lm_systems=        # systems to fine-tune with a large margin (WeSpeaker's / 3D-Speaker's stage), e.g. aam
 help_message="Usage: $0 [options]
-Stages: 0 data dirs + trials, 1 augmentation manifests, 2 fbank (+ shards), 3 training
-        (+ large-margin fine-tuning), 4 embeddings, 5 scoring, 6 RESULTS.md + det.png
+Stages: 0 data dirs + trials (+ the dev split), 1 augmentation manifests, 2 fbank (+ shards),
+        3 training (+ large-margin fine-tuning), 4 embeddings, 5 scoring, 6 calibration on the dev
+        list, 7 RESULTS.md + det.png
 Options (defaults in brackets):
   --stage N / --stop-stage M   run stages N..M [0 / 100]
   --vox1-dev DIR --vox1-test DIR --vox2-dev DIR --trials-dir DIR   (stage 0)
@@ -52,6 +54,8 @@ Options (defaults in brackets):
   --systems 'a b'    [$systems]
   --lists 'a b'      trial lists [$lists]
   --train-set NAME   [$train_set]
+  --dev-speakers N   speakers of the training set held out (data/<train-set>_cal, with trials) to calibrate
+                     on; the extractors train on the others (data/<train-set>_fit); 0: train on all [$dev_speakers]
   --top-n N          AS-norm top-N cohort scores [$top_n]
   --shards true|false  train from shards of features + audio (steps/make_shards.sh) [$shards]
   --shard-size N     cuts per shard [$shard_size]
@@ -66,6 +70,9 @@ eval_set=voxceleb1           # VoxCeleb1 dev + test: every utterance of the O, E
 backends="cosine cosine+asnorm plda"  # X+NORM: score-normalised X (see vib-results-table)
 start_time=$(date +%s)
 runs() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# The extractors and the back-ends train on fit_set; cal_set (held-out speakers) is the dev set.
+fit_set=$train_set cal_set=
+[ "$dev_speakers" -eq 0 ] || fit_set=${train_set}_fit cal_set=${train_set}_cal
 
 # trials_of <list>: the Kaldi trial file stage 0 made for <list> (in voxceleb1_test or voxceleb1).
 trials_of() {
@@ -128,6 +135,14 @@ if runs 0; then
       trials_of $l >/dev/null || die "trial list '$l' was not made: its official file is not in --trials-dir '$trials_dir' (vox1_o_cleaned: veri_test2.txt, vox1_e_cleaned: list_test_all2.txt, vox1_h_cleaned: list_test_hard2.txt; without _cleaned: veri_test.txt, list_test_all.txt, list_test_hard.txt)"
     done
   fi
+  if [ "$dev_speakers" -gt 0 ]; then
+    if up_to_date data/$cal_set/trials data/$train_set/cuts.jsonl.gz && [ -f data/$fit_set/cuts.jsonl.gz ]; then
+      log "stage 0: dev split $cal_set / $fit_set is ready"
+    else
+      log "stage 0: holding $dev_speakers speakers of $train_set out as $cal_set (calibration dev set)"
+      vib-split-speakers --num-speakers "$dev_speakers" data/$train_set data/$fit_set data/$cal_set
+    fi
+  fi
 fi
 
 # Stage 1: data/aug/{noise,music,speech,rir}.jsonl.gz: MUSAN and RIRS_NOISES recordings
@@ -147,16 +162,16 @@ fi
 # tar shards of --shard-size cuts, read front to back in training (VoxCeleb2 as files does
 # not fit a page cache, and random reads of a million small files bound training).
 case $shards in true|false) ;; *) die "--shards must be true or false, got '$shards'" ;; esac
-train_data=fbank/$train_set
-! $shards || train_data=shards/$train_set
+train_data=fbank/$fit_set
+! $shards || train_data=shards/$fit_set
 if runs 2; then
-  for x in $train_set $eval_set; do
+  for x in $fit_set $eval_set $cal_set; do
     log "stage 2: fbank of $x"
     steps/compute_fbank.sh --cmd "$train_cmd" --nj "$nj" data/$x fbank/$x
   done
   if $shards; then
-    log "stage 2: shards of $train_set"
-    steps/make_shards.sh --audio true --shard-size "$shard_size" --nj "$nj" fbank/$train_set $train_data
+    log "stage 2: shards of $fit_set"
+    steps/make_shards.sh --audio true --shard-size "$shard_size" --nj "$nj" fbank/$fit_set $train_data
   fi
 fi
 
@@ -193,7 +208,7 @@ systems=$(echo $systems)
 if runs 4; then
   [ "$device" != auto ] || device=$(python -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
   for sys in $systems; do
-    for x in $eval_set $train_set; do
+    for x in $eval_set $fit_set $cal_set; do
       out=exp/$sys/xvectors_$x
       if [ -f $out/spk_xvector.scp ] && [ $out/spk_xvector.scp -nt exp/$sys/final.pt ] \
          && [ $out/spk_xvector.scp -nt fbank/$x/cuts.jsonl.gz ]; then
@@ -219,19 +234,35 @@ if runs 5; then
     specs+=("$l=$t")
   done
   log "stage 5: scoring $systems on $lists"
-  steps/score_systems.sh --cmd "$train_cmd" --systems "$systems" --top-n $top_n exp $train_set $eval_set "${specs[@]}"
+  steps/score_systems.sh --cmd "$train_cmd" --systems "$systems" --top-n $top_n exp $fit_set $eval_set "${specs[@]}"
+  if [ -n "$cal_set" ]; then
+    log "stage 5: scoring $systems on the dev list of $cal_set"
+    steps/score_systems.sh --cmd "$train_cmd" --systems "$systems" --top-n $top_n exp $fit_set $cal_set \
+      dev=data/$cal_set/trials
+  fi
 fi
 
-# Stage 6: RESULTS.md (list x back-end x system: EER, minDCF 0.01, minDCF 0.001) and
-# det.png (DET curves of every system and back-end on the first list). A RESULTS.md newer
+# Stage 6: calibration trained on the dev list (held-out training speakers), plain and with quality
+# measures, applied to every list: exp/<system>/scores_*_<list>/*llr*, backend/calibration_*.json.
+if runs 6 && [ -n "$cal_set" ]; then
+  log "stage 6: calibrating $systems on the dev list of $cal_set"
+  specs=()
+  for l in $lists; do specs+=("$l=$(trials_of $l)"); done
+  steps/calibrate_systems.sh --cmd "$train_cmd" --systems "$systems" --backends "$backends" exp $cal_set \
+    dev=data/$cal_set/trials $eval_set "${specs[@]}"
+fi
+
+# Stage 7: RESULTS.md (list x back-end x system: EER, minDCF 0.01, minDCF 0.001; calibration)
+# and det.png (DET curves of every system and back-end on the first list). A RESULTS.md newer
 # than every metrics file is kept.
-if runs 6; then
-  log "stage 6: RESULTS.md and det.png"
+if runs 7; then
+  log "stage 7: RESULTS.md and det.png"
   info=$(printf '%s\n' "Configs: $(for sys in $systems; do echo "$conf_dir/$sys.yaml"; done | paste -sd' ')" \
-    "Training set: $train_set, $(wc -l < data/$train_set/spk2utt) speakers, $(wc -l < data/$train_set/utt2spk) utterances" \
+    "Training set: $fit_set, $(wc -l < data/$fit_set/spk2utt) speakers, $(wc -l < data/$fit_set/utt2spk) utterances${cal_set:+; dev (calibration): $cal_set, $(wc -l < data/$cal_set/spk2utt) speakers, $(wc -l < data/$cal_set/trials) trials}" \
     "Trials: $(for l in $lists; do t=$(trials_of $l); printf '%s %s (%s target), ' $l "$(wc -l < $t)" "$(grep -c ' target$' $t || true)"; done | sed 's/, $//')")
-  steps/make_results.sh --systems "$systems" --backends "$backends" --lists "$lists" \
+  steps/make_results.sh --systems "$systems" --backends "$backends" --lists "$lists${cal_set:+ dev}" \
+    --calibrated-lists "${cal_set:+$lists}" \
     --title "egs/voxceleb/v1 results" --command "$_invocation" --started $start_time --info "$info" \
-    --note "cosine+asnorm: adaptive s-norm, top $top_n of the $train_set speaker means. plda: mean, LDA, length norm, PLDA trained on $train_set. Published figures for comparison: README.md." \
+    --note "cosine+asnorm: adaptive s-norm, top $top_n of the $fit_set speaker means. plda: mean, LDA, length norm, PLDA trained on $fit_set. Published figures for comparison: README.md." \
     exp "$(trials_of ${lists%% *})" .
 fi
