@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 from lhotse import CutSet, RecordingSet, SupervisionSet
 
-from vib.cli import add_bool, make_parser, run
+from vib.cli import add_bool, make_parser, name_value_pairs, run
 from vib.data.kaldi_dir import write_kaldi_data_dir
 from vib.data.manifests import Manifests, build_manifests, write_manifests
 from vib.errors import VibError
@@ -158,12 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_bool(parser, "--skip-bad", False, "skip bad audio (listed in <split>/skipped_utts) instead of stopping")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s prepare_voxceleb: %(message)s")
-    pairs = {}
-    for pair in args.trials:
-        name, sep, file = pair.partition("=")
-        if not sep or not name or not file:
-            raise VibError(f"--trials expects NAME=FILE, got '{pair}'")
-        pairs[name] = file
+    pairs = name_value_pairs(args.trials, "--trials")
     prepare_voxceleb(args.out_dir, args.vox1_dev, args.vox1_test, args.vox2_dev, args.trials_dir, pairs, args.nj,
                      args.skip_bad)
     return 0

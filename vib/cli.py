@@ -116,6 +116,18 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     sys.exit(status or 0)
 
 
+def name_value_pairs(items: Sequence[str], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` option values (a repeatable option such as ``--trials``) as a dict; a value
+    without ``=``, or with an empty side, is an error naming the option."""
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise VibError(f"{option}: expected NAME=VALUE, got '{item}'")
+        pairs[name] = value
+    return pairs
+
+
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
     """One ``--field-name`` option per field of a library's config dataclass, as Kaldi's
     ``Config::Register``: the default, the type and the help (``metadata["help"]``) are the

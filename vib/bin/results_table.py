@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vib.cli import make_parser, run
+from vib.cli import make_parser, name_value_pairs, run
 from vib.errors import VibError
 
 METRICS = ("eer", "min_dcf_0.01", "min_dcf_0.001")
@@ -196,12 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       *calibrated_paths(opts.exp, r, backend, trial_list, False),
                       *calibrated_paths(opts.exp, r, backend, trial_list, True))
         return 0
-    trials = {}
-    for item in opts.trials:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise VibError(f"--trials: expected LIST=FILE, got '{item}'")
-        trials[name] = path
+    trials = name_value_pairs(opts.trials, "--trials")
     pairs = [tuple(p.split(":", 1)) for p in split(opts.compare)]
     bad = [p for p in pairs if len(p) != 2 or not set(p) <= set(systems)]
     if bad:
