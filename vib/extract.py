@@ -169,7 +169,8 @@ def extract_job(model_path: str, cuts: list, ark: str, scp: str, opts: ExtractOp
     torch.set_num_threads(opts.num_threads)
     device = torch.device(opts.device)
     model = load_network(model_path, device)
-    duration = {utterance_key(cut): cut.duration for cut in cuts}
+    # seconds of features (frames x shift), as the API measures its inputs
+    duration = {utterance_key(cut): cut.num_frames * cut.frame_shift for cut in cuts}
     written = 0
     with ExitStack() as stack:
         writers = {table: stack.enter_context(TableWriter(f"ark,scp:{_table_path(ark, table)},"
