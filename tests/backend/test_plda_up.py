@@ -108,3 +108,54 @@ def test_variance_propagation_through_a_linear_map_and_the_diagonal_approximatio
         plda_space_variance(lin, -var, 1.0)
     with pytest.raises(VibError, match="do not fit"):
         plda_space_variance(lin, var[:, :4], 1.0)
+
+
+def _write_chain(tmp_path, rng, dim_in=6, dim=4, num=12):
+    from vib.io.kaldi_objects import write_kaldi_matrix, write_kaldi_vector, write_plda
+    from vib.io.tables import write_table
+
+    write_kaldi_vector(str(tmp_path / "mean.vec"), rng.normal(size=dim_in))
+    write_kaldi_matrix(str(tmp_path / "transform.mat"), rng.normal(size=(dim, dim_in + 1)))
+    q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    write_plda(str(tmp_path / "plda"), Plda(rng.normal(size=dim) * 0.1, q * rng.uniform(0.5, 2, dim)[:, None],
+                                            rng.uniform(0.3, 3, dim)))
+    keys = [f"u{i:02d}" for i in range(num)]
+    vectors = rng.normal(size=(num, dim_in)).astype(np.float32)
+    write_table(f"ark,scp:{tmp_path}/x.ark,{tmp_path}/x.scp", list(zip(keys, vectors)))
+    (tmp_path / "trials").write_text("".join(f"{a} {b}\n" for a in keys[:4] for b in keys[4:]))
+    return keys, vectors
+
+
+def test_cli_without_uncertainty_is_the_kaldi_chain_and_uncertainty_moves_the_scores(tmp_path):
+    from tests.conftest import run_bash
+    from vib.io.tables import write_table
+
+    rng = np.random.default_rng(5)
+    keys, vectors = _write_chain(tmp_path, rng)
+    chain = ("ark:vib-ivector-subtract-global-mean mean.vec scp:x.scp ark:- | vib-transform-vec transform.mat ark:- "
+             "ark:- | vib-ivector-normalize-length ark:- ark:- |")
+    run_bash(f"cd {tmp_path} && vib-plda-scoring --normalize-length=true plda '{chain}' '{chain}' trials plain",
+             check=True)
+    for name, value in (("tiny", 1e-12), ("big", 0.5)):
+        write_table(f"ark,scp:{tmp_path}/{name}.ark,{tmp_path}/{name}.scp",
+                    [(k, np.full(6, value, np.float32)) for k in keys])
+        run_bash(f"cd {tmp_path} && vib-plda-scoring-up --mean=mean.vec --lda=transform.mat plda scp:x.scp "
+                 f"scp:{name}.scp scp:x.scp scp:{name}.scp trials {name}", check=True)
+    read = lambda n: np.array([float(line.split()[2]) for line in (tmp_path / n).read_text().splitlines()])  # noqa: E731
+    np.testing.assert_allclose(read("tiny"), read("plain"), rtol=1e-4, atol=1e-4)
+    assert np.abs(read("big") - read("plain")).max() > 1e-2 and np.abs(read("big")).mean() < np.abs(read("plain")).mean()
+
+
+def test_cli_refuses_missing_or_non_positive_variances(tmp_path):
+    from tests.conftest import run_bash
+    from vib.io.tables import write_table
+
+    rng = np.random.default_rng(6)
+    keys, _ = _write_chain(tmp_path, rng)
+    write_table(f"ark:{tmp_path}/short.ark", [(k, np.ones(6, np.float32)) for k in keys[:-1]])
+    write_table(f"ark:{tmp_path}/zero.ark", [(k, np.full(6, 0.0 if k == "u03" else 1.0, np.float32)) for k in keys])
+    for var, message in (("short.ark", "no variance for 'u11'"), ("zero.ark", "variance of 'u03' is not positive")):
+        proc = run_bash(f"cd {tmp_path} && vib-plda-scoring-up --mean=mean.vec --lda=transform.mat plda scp:x.scp "
+                        f"ark:{var} scp:x.scp ark:{var} trials out")
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+        assert not (tmp_path / "out").exists()

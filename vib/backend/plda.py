@@ -154,9 +154,17 @@ def transform_vectors(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray 
     with ``config.simple_length_normalization``, to norm sqrt(D). The result is rounded to
     float32 as ivector-plda-scoring stores it.
     """
+    return transform_vectors_and_scales(plda, vectors, num_examples, config)[0]
+
+
+def transform_vectors_and_scales(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray | int = 1,
+                                 config: PldaConfig = PldaConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`transform_vectors` and the length-normalisation factor of each vector ``[N]`` (1
+    without normalisation): what a per-vector covariance is scaled by (squared)."""
     if vectors.shape[1] != plda.dim:
         raise VibError(f"vector dimension {vectors.shape[1]} does not match the PLDA dimension {plda.dim}")
     u = (vectors.astype(np.float64) - plda.mean) @ plda.transform.T
+    factor = np.ones(u.shape[0])
     if config.normalize_length:
         if config.simple_length_normalization:
             factor = np.sqrt(plda.dim) / np.linalg.norm(u, axis=1)
@@ -165,7 +173,7 @@ def transform_vectors(plda: Plda, vectors: np.ndarray, num_examples: np.ndarray 
             inv_covar = 1.0 / (plda.psi[None, :] + 1.0 / n[:, None])
             factor = np.sqrt(plda.dim / np.einsum("ij,ij->i", u * u, inv_covar))
         u = u * factor[:, None]
-    return u.astype(np.float32)
+    return u.astype(np.float32), factor
 
 
 @dataclass

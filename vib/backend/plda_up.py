@@ -41,14 +41,17 @@ def plda_space_variance(linear: np.ndarray, var: np.ndarray, scale: np.ndarray |
 
 
 def enrollment_posterior(plda: Plda, vectors: np.ndarray, var: np.ndarray, groups: np.ndarray | None = None,
-                         num_groups: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         num_groups: int | None = None, counts: np.ndarray | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """The speaker posterior ``(m, v)`` ``[G, D]`` of enrollments from PLDA-space vectors ``[N, D]``
     and their uncertainty variances ``[N, D]``; ``groups [N]`` assigns vectors to enrollments
-    (default: one each), whose precisions add up."""
+    (default: one each), whose precisions add up. ``counts [N]``: a vector that is the average of
+    n utterances (Kaldi's ``--num-utts``) counts as n utterances of its uncertainty, precision
+    ``n / (1 + s)``."""
     vectors, var = np.asarray(vectors, np.float64), np.asarray(var, np.float64)
     if vectors.shape != var.shape:
         raise VibError(f"vectors {vectors.shape} and variances {var.shape} differ in shape")
-    precision = 1.0 / (1.0 + var)
+    precision = (1.0 if counts is None else np.asarray(counts, np.float64)[:, None]) / (1.0 + var)
     if groups is None:
         p_sum, s_sum = precision, vectors * precision
     else:
