@@ -140,6 +140,29 @@ def bench_metrics(rng, num: int, loop_scores: int, repeats: int) -> Figure:
                   note=f"loop timed on {n:,} scores, extrapolated")
 
 
+def bench_plda_up(rng, enroll, test, ei, ti, repeats: int) -> Figure:
+    """PLDA scoring with uncertainty propagation (each side's variance, diagonal in the PLDA space)
+    against plain PLDA scoring of the same trials, both vectorised, PLDA-space vectors given."""
+    from vib.backend.plda_up import enrollment_posterior, up_trial_scores
+
+    plda = random_plda(rng, enroll.shape[1])
+    u_e, u_t = transform_vectors(plda, enroll), transform_vectors(plda, test)
+    s_e, s_t = (rng.uniform(0.0, 0.5, u.shape) for u in (u_e, u_t))
+
+    def plain():
+        left, off = llr_enroll_side(plda, u_e)
+        return score_trials(left, llr_test_side(u_t), ei, ti, off)
+
+    def with_uncertainty():
+        return up_trial_scores(plda, *enrollment_posterior(plda, u_e, s_e), u_t, s_t, ei, ti)
+
+    base, _ = median_time(plain, repeats)
+    ours, _ = median_time(with_uncertainty, repeats)
+    return Figure(GROUP, f"PLDA scoring with uncertainty propagation, {ei.size:,} trials ({enroll.shape[1]}-dim)",
+                  ours, "s", "plain PLDA scoring, same trials", base, repeats=repeats,
+                  note="ratio < 1: the cost of the per-trial variances (plain PLDA is one dot product per trial)")
+
+
 def bench_bootstrap(rng, num: int, resamples: int, loop_resamples: int) -> Figure:
     """1,000 speaker resamples of EER + 2 minDCF over ``num`` trials of 1,000 speakers, against
     building each resample's trial list (speakers copied, np.repeat) and scoring it."""
@@ -227,6 +250,7 @@ def main() -> None:
     ti = rng.integers(0, args.test, args.trials)
     log.add(bench_plda_scoring(rng, enroll, test, ei, ti, args.loop_trials, args.repeats))
     log.add(bench_cosine(enroll, test, ei, ti, args.loop_trials, args.repeats))
+    log.add(bench_plda_up(rng, enroll, test, ei, ti, args.repeats))
     log.add(bench_metrics(rng, args.scores, args.loop_scores, args.repeats))
     log.add(bench_bootstrap(rng, args.trials, args.resamples, args.loop_resamples))
     log.add(bench_plda_training(args.train_vectors, args.dim, args.train_speakers, args.repeats))

@@ -15,6 +15,7 @@ from tests.conftest import run_bash
 FIGURES = [
     ("Back-end", r"PLDA scoring, 3,000 trials", True),
     ("Back-end", r"cosine scoring, 3,000 trials", True),
+    ("Back-end", r"PLDA scoring with uncertainty propagation, 3,000 trials", True),
     ("Back-end", r"metrics \(EER \+ 2 minDCF\), 20,000 scores", True),
     ("Back-end", r"speaker bootstrap \(EER \+ 2 minDCF\), 20 resamples of 3,000 trials", True),
     ("Back-end", r"PLDA training, 600 x 16 vectors of 60 speakers", True),
