@@ -27,12 +27,7 @@ exp=$1 dev_set=$2 dev_spec=$3 eval_set=$4
 shift 4
 [ -n "$systems" ] || die "--systems is required"
 case $ship in qmf|plain) ;; *) die "--ship must be qmf or plain, got '$ship'" ;; esac
-for spec in "$dev_spec" "$@"; do
-  case $spec in
-    ?*=?*) [ -f "${spec#*=}" ] || die "no such trials file: ${spec#*=} (list '${spec%%=*}')" ;;
-    *) die "trial lists are given as <list>=<trials-file>, got '$spec'" ;;
-  esac
-done
+check_list_specs "$dev_spec" "$@"
 dev_list=${dev_spec%%=*} dev_trials=${dev_spec#*=}
 lists=$(for spec in "$@"; do echo -n "${spec%%=*},"; done)
 comma() { echo "${1// /,}"; }
@@ -62,4 +57,4 @@ for sys in $systems; do
     done < <(vib-results-table --paths --systems "$sys" --backends "$backend" --lists "$lists" "$exp")
   done < <(vib-results-table --paths --systems "$sys" --backends "$(comma "$backends")" --lists "$dev_list" "$exp")
 done
-log "done: calibrated $(comma "$systems") on $dev_list"
+log "done: calibrated $(echo $systems) on $dev_list"

@@ -30,12 +30,7 @@ if [ $# -lt 4 ]; then echo "$help_message" >&2; exit 1; fi
 exp=$1 train_set=$2 eval_set=$3
 shift 3
 
-for spec in "$@"; do
-  case $spec in
-    ?*=?*) [ -f "${spec#*=}" ] || die "no such trials file: ${spec#*=} (list '${spec%%=*}')" ;;
-    *) die "trial lists are given as <list>=<trials-file>, got '$spec'" ;;
-  esac
-done
+check_list_specs "$@"
 if [ -z "$systems" ]; then
   systems=$(for d in "$exp"/*/xvectors_"$eval_set"; do [ ! -d "$d" ] || basename "$(dirname "$d")"; done)
   [ -n "$systems" ] || die "no system under $exp has xvectors_$eval_set/"

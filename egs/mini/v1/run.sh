@@ -25,7 +25,8 @@ systems="softmax aam vib"
 seeds=0                      # one training run per seed and system: exp/<system>_s<seed>
 train_jobs=3                 # runs trained side by side (threads split between them)
 bootstrap=1000               # speaker resamples for the 95 % intervals of RESULTS.md (0: none)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N]
+exp=exp                      # experiment dir: <exp>/<system>_s<seed> (another one for a tuning run)
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N] [--exp DIR]
 Stages: 0 corpus, 1 data dirs + manifests, 2 fbank, 3 training, 4 embeddings, 5 scoring, 6 calibration, 7 RESULTS.md"
 . utils/parse_options.sh
 
@@ -76,21 +77,21 @@ fi
 # torch thread(s); their progress goes to exp/<run>/train.log (one line per epoch).
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   threads=$(( $(getconf _NPROCESSORS_ONLN) / train_jobs )); [ "$threads" -ge 1 ] || threads=1
-  last_epoch() { tr '\r' '\n' < exp/$1/train.log | grep "^epoch [0-9/]*: loss" | tail -1; }
+  last_epoch() { tr '\r' '\n' < $exp/$1/train.log | grep "^epoch [0-9/]*: loss" | tail -1; }
   # one $cuda_cmd job per run, at most --train-jobs at a time (each resumes if killed)
   trap 'kill $(jobs -p) 2>/dev/null' EXIT
   pids=() names=()
   finish() {  # waits for the oldest running run
-    wait ${pids[0]} || die "training ${names[0]} failed; see exp/${names[0]}/log/train.log"
+    wait ${pids[0]} || die "training ${names[0]} failed; see $exp/${names[0]}/log/train.log"
     log "stage 3: ${names[0]} done: $(last_epoch ${names[0]})"
     pids=("${pids[@]:1}") names=("${names[@]:1}")
   }
   for seed in $seeds; do
     for sys in $systems; do
       run=${sys}_s$seed
-      log "stage 3: training $run ($conf_dir/$sys.yaml, seed $seed, $threads thread(s); log: exp/$run/train.log)"
-      $cuda_cmd exp/$run/log/train.log steps/train.sh --num-threads $threads --overrides "seed=$seed" \
-        "$conf_dir/$sys.yaml" fbank/train exp/$run &
+      log "stage 3: training $run ($conf_dir/$sys.yaml, seed $seed, $threads thread(s); log: $exp/$run/train.log)"
+      $cuda_cmd $exp/$run/log/train.log steps/train.sh --num-threads $threads --overrides "seed=$seed" \
+        "$conf_dir/$sys.yaml" fbank/train $exp/$run &
       pids+=($!) names+=($run)
       [ ${#pids[@]} -lt "$train_jobs" ] || finish
     done
@@ -105,7 +106,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   for run in $runs; do
     for x in train dev test; do
       log "stage 4: $run embeddings of $x"
-      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" exp/$run fbank/$x exp/$run/xvectors_$x
+      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" $exp/$run fbank/$x $exp/$run/xvectors_$x
     done
   done
 fi
@@ -119,7 +120,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   for x in dev test; do
     lists=${x}_lists
     log "stage 5: scoring $runs on ${!lists}"
-    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train exp train $x \
+    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train $exp train $x \
       $(for list in ${!lists}; do echo $list=data/$x/${list#${x}_}; done)
   done
 fi
@@ -129,7 +130,7 @@ fi
 # calibration_<back-end>.json (with quality measures: what vib-verify uses).
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   log "stage 6: calibrating $runs on dev_trials"
-  steps/calibrate_systems.sh --cmd "$train_cmd" --systems "$runs" --backends "$backends" exp dev \
+  steps/calibrate_systems.sh --cmd "$train_cmd" --systems "$runs" --backends "$backends" $exp dev \
     dev_trials=data/dev/trials test $(for list in $test_lists; do echo $list=data/test/${list#test_}; done)
 fi
 
@@ -146,5 +147,5 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
     --fingerprint "python -m local.mini_corpus.fingerprint $corpus" \
     --title "egs/mini/v1 results" --command "$_cmdline" --started $start_time \
     --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)" \
-    exp data/test/trials .
+    $exp data/test/trials .
 fi
