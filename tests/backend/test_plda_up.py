@@ -43,7 +43,7 @@ def test_diagonal_uncertainty_equals_the_dense_gaussian_with_several_enrollment_
     mean, var = enrollment_posterior(plda, enroll, e_var, np.zeros(n, dtype=int), 1)
     ours = up_trial_scores(plda, mean, var, test[None], t_var[None], np.array([0]), np.array([0]))[0]
     ref = dense_llr(plda.psi, enroll, [np.diag(v) for v in e_var], test, np.diag(t_var))
-    assert ours == pytest.approx(ref, abs=1e-9)
+    assert ours == pytest.approx(ref, abs=1e-4)   # float32 per-dimension terms
 
 
 def test_no_uncertainty_is_plain_kaldi_plda_including_num_utts():
@@ -55,14 +55,14 @@ def test_no_uncertainty_is_plain_kaldi_plda_including_num_utts():
     zeros_e, zeros_t = np.zeros_like(enroll), np.zeros_like(test)
     mean, var = enrollment_posterior(plda, enroll, zeros_e)
     ours = up_trial_scores(plda, mean, var, test, zeros_t, ei, ti, chunk=7)
-    np.testing.assert_allclose(ours, plda_trial_scores(llr_terms(plda, enroll), test, ei, ti), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours, plda_trial_scores(llr_terms(plda, enroll), test, ei, ti), rtol=1e-5, atol=1e-4)
     # Kaldi's --num-utts n: the average of n vectors scores as n vectors of no uncertainty, combined
     utts = rng.normal(size=(3, dim))
     mean, var = enrollment_posterior(plda, utts, np.zeros_like(utts), np.zeros(3, dtype=int), 1)
     ours = up_trial_scores(plda, mean, var, test, zeros_t, np.zeros(7, dtype=int), np.arange(7))
     kaldi = plda_trial_scores(llr_terms(plda, utts.mean(axis=0, keepdims=True), 3), test, np.zeros(7, dtype=int),
                               np.arange(7))
-    np.testing.assert_allclose(ours, kaldi, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours, kaldi, rtol=1e-5, atol=1e-4)
 
 
 def test_uncertainty_pulls_the_llr_towards_zero():
