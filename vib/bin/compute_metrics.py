@@ -17,7 +17,7 @@ from vib.metrics import compute_metrics, plot_det
 USAGE = """vib-compute-metrics [options] <trials> <scores> [<scores2> ...]
 e.g.: vib-compute-metrics --p-target=0.01,0.001 --json data/test/trials exp/scores_plda/scores
       vib-compute-metrics --det-plot det.png --labels plda,cosine trials scores_plda scores_cos
-      vib-compute-metrics --bootstrap=1000 --utt2spk=data/test/utt2spk trials scores     # 95 % intervals
+      vib-compute-metrics --bootstrap=1000 --utt2spk=data/test/utt2spk trials scores     # 95-percent intervals
       vib-compute-metrics --bootstrap=1000 --utt2spk=data/test/utt2spk --compare trials a/scores b/scores
       vib-compute-metrics --bootstrap=1000 --utt2spk=U --compare trials a_s0 a_s1 b_s0 b_s1  # runs (seeds)"""
 
