@@ -4,7 +4,7 @@
 # cosine, cosine + adaptive s-norm and mean + LDA + length-norm + PLDA back-ends on the
 # dev and test trial lists -> calibration trained on dev -> RESULTS.md and det.png.
 #
-#   ./run.sh                      # everything, one seed (about 13 min on 2 CPU cores: README)
+#   ./run.sh                      # everything, one seed (about 16-19 min on 2 CPU cores: README)
 #   ./run.sh --seeds "0 1 2"      # three runs of every system: mean, std and intervals in RESULTS.md
 #   ./run.sh --stage 3            # re-train and re-score on the existing data and features
 #
