@@ -45,7 +45,8 @@ class ExtractOptions:
     """``chunk_frames``: longer utterances are averaged over chunks of this many frames
     (0: always whole); ``batch_size``: pieces per batch; ``max_length_ratio``: a batch's
     longest piece is at most this times its shortest; ``write_var``: also write the
-    VIB variance; ``write_quality``: also write the quality measures; ``num_threads``: torch threads per job; ``device``: cpu or cuda."""
+    VIB variance; ``write_quality``: also write the quality measures; ``num_threads``: torch
+    threads per job; ``device``: cpu or cuda."""
 
     chunk_frames: int = 6000
     batch_size: int = 32

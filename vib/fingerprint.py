@@ -41,11 +41,12 @@ def software_fingerprint() -> str:
 
     return (f"Python {platform.python_version()}, torch {torch.__version__} (CPU kernels "
             f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads), numpy {np.__version__} "
-            f"(BLAS {blas_info()}), lhotse {_version('lhotse')}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+            f"(BLAS {blas_info()}), lhotse {_version('lhotse')}, "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
 
 
 def files_digest(paths: Iterable[str | Path]) -> tuple[str, int]:
-    """sha256 of the files' relative names and bytes, in sorted order, and their count."""
+    """sha256 of the files' base names and bytes, in sorted path order, and their count."""
     digest = hashlib.sha256()
     count = 0
     for path in sorted(map(str, paths)):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from vib.backend.calibration import apply_calibration, calibration_objective, train_calibration
+from vib.backend.calibration import Calibration, calibration_objective
 from vib.backend.cosine import unit_rows
 from vib.backend.plda import llr_enroll_side, llr_test_side, transform_vectors
 from vib.backend.score_norm import cohort_stats, cohort_stats_of_probes, normalize
@@ -75,14 +75,15 @@ def test_calibration_matches_generic_optimiser():
     labels = rng.random(2000) < 0.3
     scores = np.where(labels, rng.normal(3, 1.5, 2000), rng.normal(-1, 1, 2000))
     for prior in (0.5, 0.05):
-        a, b = train_calibration(scores, labels, prior)
+        cal = Calibration.train(scores, labels, prior)
+        a, b = cal.a, cal.b
         ref = minimize(lambda p: calibration_objective(p, scores, labels, prior), [1.0, 0.0],
                        method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 5000}).x
         np.testing.assert_allclose([a, b], ref, rtol=1e-4, atol=1e-5)
-    llr = apply_calibration(scores, a, b)
+    llr = cal(scores)
     assert min_dcf(llr[labels], llr[~labels], 0.01) == pytest.approx(min_dcf(scores[labels], scores[~labels], 0.01))
     with pytest.raises(VibError, match="target and non-target"):
-        train_calibration(scores[labels], labels[labels])
+        Calibration.train(scores[labels], labels[labels], 0.5)
 
 
 def test_plda_cohort_stats_match_loop():

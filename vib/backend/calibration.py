@@ -106,13 +106,6 @@ def train_linear_calibration(feats: np.ndarray, labels: np.ndarray, prior: float
     return params
 
 
-def train_calibration(scores: np.ndarray, labels: np.ndarray, prior: float = 0.5,
-                      max_iters: int = 100, tol: float = 1e-10) -> tuple[float, float]:
-    """Plain calibration: ``(a, b)`` of llr = a * score + b for scores [M], labels [M] bool."""
-    a, b = train_linear_calibration(qmf_features(scores), labels, prior, max_iters, tol)
-    return float(a), float(b)
-
-
 def apply_calibration(scores: np.ndarray, a: float, b: float) -> np.ndarray:
     """Calibrated log-likelihood ratios a * scores + b."""
     return a * np.asarray(scores, dtype=np.float64) + b

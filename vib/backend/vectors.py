@@ -1,8 +1,11 @@
 """Reading embedding tables into one matrix, with the checks every back-end tool needs."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
+from vib.backend.trials import index_keys
 from vib.errors import VibError
 from vib.io.tables import read_table
 
@@ -37,3 +40,13 @@ def load_vectors(rspecifier: str, dim: int | None = None) -> tuple[list[str], np
     if not rows:
         raise VibError(f"{rspecifier}: no vectors read")
     return keys, np.stack(rows).astype(np.float32, copy=False)
+
+
+def vectors_for_keys(rspecifier: str, keys: Sequence[str], what: str, dim: int | None = None) -> np.ndarray:
+    """The rows ``[len(keys), D]`` of a vector table (:func:`load_vectors`) in the order of ``keys``;
+    a key the table lacks is an error naming it: ``<rspecifier>: no <what> for '<key>'``."""
+    table_keys, table = load_vectors(rspecifier, dim)
+    rows = index_keys(list(keys), {k: i for i, k in enumerate(table_keys)})
+    if (rows < 0).any():
+        raise VibError(f"{rspecifier}: no {what} for '{keys[int(np.flatnonzero(rows < 0)[0])]}'")
+    return table[rows]

@@ -8,8 +8,8 @@ from typing import Sequence
 import numpy as np
 
 from vib.backend.calibration import QUALITY_MEASURES, Calibration
-from vib.backend.trials import align_scores, index_keys, read_scores, read_trials, write_scores
-from vib.backend.vectors import load_vectors
+from vib.backend.trials import align_scores, read_scores, read_trials, write_scores
+from vib.backend.vectors import vectors_for_keys
 from vib.cli import make_parser, run
 from vib.errors import VibError
 
@@ -22,18 +22,11 @@ e.g.: vib-calibrate --prior=0.01 dev/trials dev/scores eval/scores eval/scores_c
 def trial_quality(rspecifier: str, enroll: list[str], test: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Quality vectors ``[M, Q]`` of both sides of each trial from a vector table keyed by
     utterance (``vib-extract --write-quality``); a key without one is an error naming it."""
-    keys, table = load_vectors(rspecifier)
-    if table.shape[1] > len(QUALITY_MEASURES):
-        raise VibError(f"{rspecifier}: quality vectors have {table.shape[1]} values; expected at most "
+    rows = vectors_for_keys(rspecifier, enroll + test, "quality measures").astype(np.float64)
+    if rows.shape[1] > len(QUALITY_MEASURES):
+        raise VibError(f"{rspecifier}: quality vectors have {rows.shape[1]} values; expected at most "
                        f"{len(QUALITY_MEASURES)} ({', '.join(QUALITY_MEASURES)})")
-    row_of = {k: i for i, k in enumerate(keys)}
-    sides = []
-    for side in (enroll, test):
-        rows = index_keys(side, row_of)
-        if (rows < 0).any():
-            raise VibError(f"{rspecifier}: no quality measures for '{side[int(np.flatnonzero(rows < 0)[0])]}'")
-        sides.append(table[rows].astype(np.float64))
-    return sides[0], sides[1]
+    return rows[:len(enroll)], rows[len(enroll):]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,8 @@ from vib.backend.mean import subtract_mean
 from vib.backend.plda import PldaConfig, transform_vectors_and_scales
 from vib.backend.plda_up import enrollment_posterior, plda_space_variance, up_trial_scores
 from vib.backend.transforms import apply_transform, normalize_length
-from vib.backend.trials import add_num_utts_option, enroll_counts, index_keys, index_trials, read_trials, write_scores
-from vib.backend.vectors import load_vectors
+from vib.backend.trials import add_num_utts_option, enroll_counts, index_trials, read_trials, write_scores
+from vib.backend.vectors import load_vectors, vectors_for_keys
 from vib.cli import add_bool, add_config_options, config_from_options, make_parser, run
 from vib.errors import VibError
 from vib.io.kaldi_objects import Plda, read_kaldi_matrix, read_kaldi_vector, read_plda
@@ -30,11 +30,7 @@ def _sides(rspec: str, var_rspec: str, dim: int | None) -> tuple[list[str], np.n
     """Keys, vectors and variances of one side; a key without a variance, or a variance that is
     not positive, is an error naming the key."""
     keys, vectors = load_vectors(rspec, dim)
-    var_keys, var = load_vectors(var_rspec, vectors.shape[1])
-    rows = index_keys(keys, {k: i for i, k in enumerate(var_keys)})
-    if (rows < 0).any():
-        raise VibError(f"{var_rspec}: no variance for '{keys[int(np.flatnonzero(rows < 0)[0])]}'")
-    var = var[rows].astype(np.float64)
+    var = vectors_for_keys(var_rspec, keys, "variance", vectors.shape[1]).astype(np.float64)
     bad = np.flatnonzero(~(var > 0).all(axis=1))
     if bad.size:
         raise VibError(f"{var_rspec}: the variance of '{keys[int(bad[0])]}' is not positive everywhere")
@@ -47,11 +43,10 @@ def prepare(plda: Plda, mean: np.ndarray | None, lda: np.ndarray | None, vectors
     x = subtract_mean(vectors, mean) if mean is not None else vectors.astype(np.float32)
     x = apply_transform(lda, x) if lda is not None else x
     scale = np.ones(len(x))
-    if input_length_norm:
-        normed = normalize_length(x)
+    if input_length_norm:  # the vectors as ivector-normalize-length writes them, and its factor
         norms = np.linalg.norm(x.astype(np.float64), axis=1)
-        scale = np.where(norms > 0, np.sqrt(x.shape[1]) / np.where(norms > 0, norms, 1.0), 1.0)
-        x = normed
+        np.divide(np.sqrt(x.shape[1]), norms, out=scale, where=norms > 0)
+        x = normalize_length(x)
     u, factor = transform_vectors_and_scales(plda, x, counts, config)
     linear = plda.transform @ (lda[:, :var.shape[1]] if lda is not None else np.eye(var.shape[1]))
     return u, plda_space_variance(linear, var, scale * factor)

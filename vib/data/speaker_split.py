@@ -15,7 +15,7 @@ import numpy as np
 from lhotse import CutSet, RecordingSet, SupervisionSet
 
 from vib.data.kaldi_dir import read_kaldi_data_dir, write_kaldi_data_dir
-from vib.data.manifests import MANIFEST_NAMES, Manifests, load_cuts, manifest_path, write_manifests
+from vib.data.manifests import Manifests, load_cuts, manifest_path, write_manifests
 from vib.errors import VibError
 from vib.io.tables import atomic_output
 
@@ -31,12 +31,13 @@ def sample_trials(utt2spk: dict[str, str], max_targets: int, nontarget_ratio: fl
     order = np.argsort(spk, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pairs_per_spk = counts * (counts - 1) // 2
-    total_targets = int(pairs_per_spk.sum())
+    pairs_end = np.cumsum(pairs_per_spk)
+    total_targets = int(pairs_end[-1])
     take = min(max_targets, total_targets)
     # target pair k of the whole list: speaker s = its block, then the (i, j) pair within it
     picks = np.sort(rng.choice(total_targets, size=take, replace=False)) if take else np.zeros(0, np.int64)
-    block = np.searchsorted(np.cumsum(pairs_per_spk), picks, side="right")
-    within = picks - (np.cumsum(pairs_per_spk) - pairs_per_spk)[block]
+    block = np.searchsorted(pairs_end, picks, side="right")
+    within = picks - (pairs_end - pairs_per_spk)[block]
     n = counts[block]
     # within-speaker pair index -> (i, j), i < j, row by row of the upper triangle
     i = (n - 2 - np.floor(np.sqrt(-8 * within + 4 * n * (n - 1) - 7) / 2 - 0.5)).astype(np.int64)
@@ -94,4 +95,4 @@ def split_speakers(data_dir: str | os.PathLike, rest_dir: str | os.PathLike, hel
     return counts[0], counts[1]
 
 
-__all__ = ["MANIFEST_NAMES", "sample_trials", "split_speakers"]
+__all__ = ["sample_trials", "split_speakers"]
