@@ -9,7 +9,7 @@ weighted trial list; the 95 % interval is the 2.5 and 97.5 percentiles over resa
 
 Every score set is sorted once; a resample costs two gathers, two cumulative sums (integer
 weights: exact) and the crossing and minimum searches over its M trials, in buffers that
-stay in cache (about 18 ms per resample of 10^6 trials on one core: bench/backend.py). A
+stay in cache (16-45 ms per resample of 10^6 trials on one core: bench/backend.py). A
 paired comparison of systems A and B (the same trials) uses the same resamples for both,
 so their difference's interval is narrower than either interval.
 """
