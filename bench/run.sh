@@ -13,6 +13,9 @@
 #   corpus:  mini-corpus generator throughput vs bare synthesis calls (bench/corpus.py)
 #   export:  extraction RTF on one thread, ONNX Runtime and TorchScript vs PyTorch (bench/export.py;
 #            installs onnx and onnxruntime with --no-deps into bench/work/onnx on first use)
+#   kaldi:   whole processes beside Kaldi's own binaries on the same files: PLDA scoring of 1M trials,
+#            PLDA training; PLDA scoring with uncertainty propagation vs plain (bench/kaldi.py; finds
+#            or builds Kaldi's binaries with ../shared/kaldi/build.sh, else says why it skipped them)
 set -euo pipefail
 
 _command=bench/run.sh  # as typed, for RESULTS.md (a leading _ keeps it out of the options)
@@ -22,7 +25,7 @@ for _arg in "$@"; do
 done
 cd "$(dirname "$0")/.."
 
-only="backend data train peer corpus export"
+only="backend data train peer corpus export kaldi"
 threads=2
 repeats=3
 size=full
@@ -30,7 +33,7 @@ out=bench/RESULTS.md
 help_message="Usage: bench/run.sh [options]
 Runs the benchmarks and writes bench/RESULTS.md (atomically).
 Options:
-  --only 'backend data train peer corpus export'  benchmarks to run (a subset, space separated)
+  --only 'backend data train peer corpus export kaldi'  benchmarks to run (a subset, space separated)
   --threads N         threads / DataLoader workers / jobs (default 2)
   --repeats N         repeats per figure; the median is reported (default 3)
   --size full|tiny    tiny: smoke-test sizes, seconds in all (figures meaningless)
@@ -46,8 +49,8 @@ case "$size" in
 esac
 for name in $only; do
   case "$name" in
-    backend|data|train|peer|corpus|export) ;;
-    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer corpus export)" >&2; exit 1 ;;
+    backend|data|train|peer|corpus|export|kaldi) ;;
+    *) echo "bench/run.sh: unknown benchmark '$name' in --only (valid: backend data train peer corpus export kaldi)" >&2; exit 1 ;;
   esac
 done
 for var in OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS; do export "$var=$threads"; done
@@ -60,7 +63,8 @@ start=$(date +%s)
 echo "bench/run.sh: $only; $threads threads; $repeats repeats; size $size; load average $load_start"
 
 declare -A script=([backend]=bench/backend.py [data]=bench/data.py [train]=bench/train.py
-                   [peer]=bench/peer_speechbrain.py [corpus]=bench/corpus.py [export]=bench/export.py)
+                   [peer]=bench/peer_speechbrain.py [corpus]=bench/corpus.py [export]=bench/export.py
+                   [kaldi]=bench/kaldi.py)
 for name in $only; do
   echo "=== $name (${script[$name]}) $(date -u +%H:%M:%S)"
   python "${script[$name]}" --threads "$threads" --repeats "$repeats" $size_opt --json "$work/$name.json"

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests.conftest import run_bash
+from tests.kaldi_tools import kaldi_bin_dirs
 
 # (section, figure name pattern, has a baseline) for every figure the issue asks for
 FIGURES = [
@@ -32,7 +33,10 @@ FIGURES = [
     ("Corpus", r"mini-corpus generator \(tiny", True),
     ("Export: extraction RTF on one thread", r"ONNX Runtime [0-9.]+ RTF \(tiny ResNet", True),
     ("Export: extraction RTF on one thread", r"TorchScript RTF \(tiny ResNet", True),
+    ("Beside Kaldi: whole processes", r"vib-plda-scoring-up, 2,000 trials", True),
 ]
+# Beside Kaldi's binaries: with a baseline where they are found or built, else the reason they are not
+KALDI_FIGURES = [r"vib-plda-scoring, 2,000 trials of 16-dim vectors", r"vib-compute-plda, 600 x 16 vectors"]
 NUMBER = r"[0-9][0-9,.e+-]*"
 
 
@@ -59,6 +63,13 @@ def test_run_sh_tiny_writes_every_figure(tmp_path):
         assert re.match(NUMBER, cells[1]), rows[0]  # ours
         if has_baseline:
             assert re.match(NUMBER, cells[2]), rows[0]
+    kaldi_found = not kaldi_bin_dirs()[1]
+    for name in KALDI_FIGURES:
+        rows = [line for line in by_section["Beside Kaldi: whole processes"].splitlines() if re.match(rf"\| {name}", line)]
+        assert len(rows) == 1, name
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        assert re.match(NUMBER, cells[1]) and (re.match(NUMBER, cells[2]) if kaldi_found else
+                                               "Kaldi skipped: " in cells[4]), rows[0]  # --tiny builds nothing
     assert not list((out.parent).glob(".*tmp*")), "temporary file left behind"
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Sequence, Union
 
 import numpy as np
 
 from vib.errors import VibError
 from vib.io.kaldi_objects import read_int_table
 from vib.io.tables import atomic_output, open_rxfilename
+from vib.io.text_columns import float_cells, join_cells, key_cells
 
 _KALDI_LABELS = {"target": True, "nontarget": False}
 _VOX_LABELS = {"1": True, "0": False}
@@ -155,16 +157,29 @@ def index_trials(trials: Trials, enroll_rows: dict[str, int], test_rows: dict[st
     return ei[keep], ti[keep], keep
 
 
-def write_scores(wxfilename: str, enroll: list[str], test: list[str], scores: np.ndarray) -> None:
-    """Writes ``enroll test score`` lines, scores with 7 significant digits; a NaN or
-    infinite score is an error naming its trial (and nothing is written)."""
+KeyColumn = Union[Sequence[str], tuple[Sequence[str], np.ndarray]]
+
+
+def _key_cells(keys: KeyColumn) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    return (key_cells(keys[0]), np.asarray(keys[1])) if isinstance(keys, tuple) else key_cells(keys)
+
+
+def _key_of(keys: KeyColumn, k: int) -> str:
+    return keys[0][int(keys[1][k])] if isinstance(keys, tuple) else keys[k]
+
+
+def write_scores(wxfilename: str, enroll: KeyColumn, test: KeyColumn, scores: np.ndarray) -> None:
+    """Writes ``enroll test score`` lines, scores with 7 significant digits (as ``%.7g``); a NaN
+    or infinite score is an error naming its trial (and nothing is written). ``enroll`` and
+    ``test`` each give one key per score, or (key table, row of each score) as a scorer has them."""
     bad = np.flatnonzero(~np.isfinite(scores))
     if bad.size:
         k = int(bad[0])
-        raise VibError(f"{wxfilename}: the score of trial {enroll[k]} {test[k]} is {scores[k]} "
+        raise VibError(f"{wxfilename}: the score of trial {_key_of(enroll, k)} {_key_of(test, k)} is {scores[k]} "
                        f"({bad.size} non-finite scores); nothing written")
-    with atomic_output(wxfilename) as f:
-        f.write("".join(map("{} {} {:.7g}\n".format, enroll, test, scores.tolist())))
+    text = join_cells([_key_cells(enroll), _key_cells(test), float_cells(scores)]) if len(scores) else b""
+    with atomic_output(wxfilename, binary=True) as f:
+        f.write(text)
 
 
 def read_scores(rxfilename: str) -> tuple[list[str], list[str], np.ndarray]:

@@ -28,9 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ei, ti, keep = index_trials(trials, {k: i for i, k in enumerate(enroll_keys)},
                                 {k: i for i, k in enumerate(test_keys)}, opts.trials, opts.skip_missing, prog)
     scores = score_trials(unit_rows(enroll, enroll_keys), unit_rows(test, test_keys), ei, ti)
-    kept = keep.nonzero()[0]
-    write_scores(opts.scores, [trials.enroll[k] for k in kept], [trials.test[k] for k in kept], scores)
-    print(f"{prog}: LOG: scored {len(kept)} trials", file=sys.stderr)
+    write_scores(opts.scores, (enroll_keys, ei), (test_keys, ti), scores)
+    print(f"{prog}: LOG: scored {len(scores)} trials", file=sys.stderr)
     return 0
 
 

@@ -39,9 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_options(PldaConfig, opts)
     terms = llr_terms(plda, transform_vectors(plda, enroll, counts, config), counts)
     scores = plda_trial_scores(terms, transform_vectors(plda, test, 1, config), ei, ti).astype(np.float32)
-    kept = np.flatnonzero(keep)
-    write_scores(opts.scores, [trials.enroll[k] for k in kept], [trials.test[k] for k in kept], scores)
-    print(f"{prog}: LOG: scored {len(kept)} trials; mean {scores.mean():.4g}, std {scores.std():.4g}",
+    write_scores(opts.scores, (enroll_keys, ei), (test_keys, ti), scores)
+    print(f"{prog}: LOG: scored {len(scores)} trials; mean {scores.mean():.4g}, std {scores.std():.4g}",
           file=sys.stderr)
     return 0
 

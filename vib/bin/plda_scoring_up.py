@@ -82,9 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     u_t, s_t = prepare(plda, mean, lda, test, test_var, 1, config, opts.input_length_norm)
     posterior = enrollment_posterior(plda, u_e, s_e, counts=counts)
     scores = up_trial_scores(plda, *posterior, u_t, s_t, ei, ti).astype(np.float32)
-    kept = np.flatnonzero(keep)
-    write_scores(opts.scores, [trials.enroll[k] for k in kept], [trials.test[k] for k in kept], scores)
-    print(f"{prog}: LOG: scored {len(kept)} trials; mean {scores.mean():.4g}, std {scores.std():.4g}; mean "
+    write_scores(opts.scores, (enroll_keys, ei), (test_keys, ti), scores)
+    print(f"{prog}: LOG: scored {len(scores)} trials; mean {scores.mean():.4g}, std {scores.std():.4g}; mean "
           f"propagated variance {np.mean(s_t):.4g} (test side, PLDA space)", file=sys.stderr)
     return 0
 

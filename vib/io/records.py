@@ -11,6 +11,7 @@ allocated). Errors are :class:`RecordError` naming the file and key.
 from __future__ import annotations
 
 import io
+import re
 import struct
 from typing import IO
 
@@ -22,6 +23,8 @@ from vib.errors import VibError
 BINARY_TYPES = ("FV", "DV", "FM", "DM", "CM", "CM2", "CM3")
 _ITEM = {"FV": 4, "DV": 8, "FM": 4, "DM": 8}
 _CHUNK = 1 << 24  # read big records in 16 MiB pieces: a lying header allocates nothing
+_BLOCK = 1 << 13  # look-ahead buffer: a few small records (an scp entry reads one block at most)
+_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")  # bytes.isspace()
 
 
 class RecordError(VibError):
@@ -29,23 +32,33 @@ class RecordError(VibError):
 
 
 class ByteStream:
-    """A forward-only reader over a binary file object, with look-ahead (one byte from
-    :meth:`peek`, the rest of a line from :meth:`until`); ``name`` (the file) goes into
-    every error message."""
+    """A forward-only reader over a binary file object, with look-ahead (:meth:`peek`,
+    :meth:`token`, :meth:`until` search a buffer of up to 8 KiB instead of reading byte by
+    byte); ``name`` (the file) goes into every error message."""
 
     def __init__(self, fd: IO[bytes], name: str):
         self.fd, self.name = fd, name
-        self._ahead = b""
+        self._buf, self._pos = b"", 0
+        self._read_some = getattr(fd, "read1", fd.read)  # what a pipe has now, not a full block
+
+    def _more(self) -> bool:
+        """Appends a block to what is left of the buffer; False at the end of the stream."""
+        block = self._read_some(_BLOCK)
+        if not block:
+            return False
+        self._buf, self._pos = self._buf[self._pos:] + block, 0
+        return True
 
     def read(self, count: int) -> bytes:
         """Up to ``count`` bytes (fewer only at the end of the stream)."""
         if count <= 0:
             return b""
-        parts, need = [], count
-        if self._ahead:
-            parts.append(self._ahead[:need])
-            self._ahead = self._ahead[need:]
-            need -= len(parts[0])
+        end = self._pos + count
+        if end <= len(self._buf):
+            out, self._pos = self._buf[self._pos:end], end
+            return out
+        parts, need = [self._buf[self._pos:]], count - (len(self._buf) - self._pos)
+        self._buf, self._pos = b"", 0
         while need > 0:
             block = self.fd.read(min(need, _CHUNK))
             if not block:
@@ -56,40 +69,40 @@ class ByteStream:
 
     def peek(self) -> bytes:
         """The next byte without consuming it (b"" at the end)."""
-        if not self._ahead:
-            self._ahead = self.fd.read(1)
-        return self._ahead[:1]
+        if self._pos >= len(self._buf) and not self._more():
+            return b""
+        return self._buf[self._pos:self._pos + 1]
 
     def skip_space(self) -> None:
         while self.peek().isspace():
-            self.read(1)
+            self._pos += 1
 
     def token(self, limit: int = 4096) -> bytes:
         """Bytes up to the next whitespace (consumed, one byte); b"" at the end."""
-        out = bytearray()
-        while len(out) <= limit:
-            byte = self.read(1)
-            if not byte or byte.isspace():
-                return bytes(out)
-            out += byte
-        raise RecordError(f"'{self.name}': a token longer than {limit} bytes (not a Kaldi table?)")
+        while True:
+            found = _SPACE.search(self._buf, self._pos, self._pos + limit + 1)
+            if found:
+                out, self._pos = self._buf[self._pos:found.start()], found.end()
+                return out
+            if len(self._buf) - self._pos > limit:
+                raise RecordError(f"'{self.name}': a token longer than {limit} bytes (not a Kaldi table?)")
+            if not self._more():
+                out, self._buf, self._pos = self._buf[self._pos:], b"", 0
+                return out
 
     def until(self, stop: bytes, limit: int = 1 << 30) -> bytes:
         """Bytes up to and including the byte ``stop``; an error at the end of the stream."""
         out = bytearray()
         while len(out) <= limit:
-            if self._ahead:
-                chunk, self._ahead = self._ahead, b""
-            else:
-                chunk = self.fd.readline(1 << 16)
-            if not chunk:
-                raise RecordError(f"'{self.name}': unexpected end of file, no '{stop.decode()}' closing a record")
-            cut = chunk.find(stop)
+            cut = self._buf.find(stop, self._pos)
             if cut >= 0:
-                out += chunk[:cut + 1]
-                self._ahead = chunk[cut + 1:]
+                out += self._buf[self._pos:cut + 1]
+                self._pos = cut + 1
                 return bytes(out)
-            out += chunk
+            out += self._buf[self._pos:]
+            self._buf, self._pos = b"", 0
+            if not self._more():
+                raise RecordError(f"'{self.name}': unexpected end of file, no '{stop.decode()}' closing a record")
         raise RecordError(f"'{self.name}': a text record longer than {limit} bytes")
 
 
