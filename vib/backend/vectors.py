@@ -10,15 +10,12 @@ from vib.errors import VibError
 from vib.io.tables import read_table
 
 
-def check_vector(key: str, vec: np.ndarray, dim: int | None, source: str) -> np.ndarray:
-    """Returns ``vec`` as a 1-D array after checking shape, dimension and finiteness."""
+def _check_shape(key: str, vec: np.ndarray, dim: int | None, source: str) -> np.ndarray:
     vec = np.asarray(vec)
     if vec.ndim != 1:
         raise VibError(f"{source}: '{key}' is not a vector (shape {vec.shape})")
     if dim is not None and vec.shape[0] != dim:
         raise VibError(f"{source}: '{key}' has dimension {vec.shape[0]}, expected {dim}")
-    if not np.all(np.isfinite(vec)):
-        raise VibError(f"{source}: '{key}' contains NaN or inf")
     return vec
 
 
@@ -30,7 +27,7 @@ def load_vectors(rspecifier: str, dim: int | None = None) -> tuple[list[str], np
     rows: list[np.ndarray] = []
     seen: set[str] = set()
     for key, vec in read_table(rspecifier):
-        vec = check_vector(key, vec, dim, rspecifier)
+        vec = _check_shape(key, vec, dim, rspecifier)
         dim = vec.shape[0]
         if key in seen:
             raise VibError(f"{rspecifier}: key '{key}' appears twice")
@@ -39,7 +36,11 @@ def load_vectors(rspecifier: str, dim: int | None = None) -> tuple[list[str], np
         rows.append(vec)
     if not rows:
         raise VibError(f"{rspecifier}: no vectors read")
-    return keys, np.stack(rows).astype(np.float32, copy=False)
+    matrix = np.stack(rows).astype(np.float32, copy=False)
+    finite = np.isfinite(matrix).all(axis=1)  # one pass over the matrix, not one call per vector
+    if not finite.all():
+        raise VibError(f"{rspecifier}: '{keys[int(np.argmin(finite))]}' contains NaN or inf")
+    return keys, matrix
 
 
 def vectors_for_keys(rspecifier: str, keys: Sequence[str], what: str, dim: int | None = None) -> np.ndarray:
