@@ -34,6 +34,7 @@ from tqdm import tqdm
 from vib import checkpoint as ckpt
 from vib.backend.calibration import quality_vector
 from vib.data.kaldi_dir import write_kaldi_map
+from vib.data.manifests import utterance_key
 from vib.errors import VibError
 from vib.heads import head_needs_logvar
 from vib.io.tables import TableWriter, atomic_output
@@ -70,11 +71,6 @@ def load_network(model_path: str | Path, device: str | torch.device = "cpu") -> 
         first = str(err).strip().splitlines()[0]
         raise VibError(f"'{model_path}': its weights do not fit its config: {first}") from None
     return model.to(device).eval()
-
-
-def utterance_key(cut) -> str:
-    """The Kaldi utterance id of a cut: its single supervision's id, else the cut id."""
-    return cut.supervisions[0].id if len(cut.supervisions) == 1 else cut.id
 
 
 def piece_bounds(num_frames: int, chunk_frames: int) -> list[tuple[int, int]]:

@@ -65,6 +65,11 @@ def iter_cuts(path: str | os.PathLike) -> Iterator:
         raise VibError(f"cannot read cut manifest '{path}': {err}") from None
 
 
+def utterance_key(cut) -> str:
+    """The Kaldi utterance id of a cut: its single supervision's id, else the cut id."""
+    return cut.supervisions[0].id if len(cut.supervisions) == 1 else cut.id
+
+
 def load_cuts(path: str | os.PathLike) -> CutSet:
     """The whole manifest as a CutSet, every cut checked (:func:`iter_cuts`)."""
     return CutSet.from_cuts(iter_cuts(path))

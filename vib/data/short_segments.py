@@ -1,0 +1,59 @@
+"""Short-segment conditions: the first seconds of every cut of a feature dir, and trial lists
+whose test side points at them (the enrollment side keeps the full utterances).
+
+The truncated cuts reference the same stored features (nothing is recomputed), so a condition
+costs one small manifest; a cut no longer than the duration is kept whole. Cut and supervision
+ids get the suffix (the utterance key, which names embeddings and trials, is the supervision's).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lhotse.utils import fastcopy
+
+from vib.backend.trials import read_trials
+from vib.data.features import read_fbank_config, write_cuts, write_fbank_config
+from vib.data.manifests import iter_cuts, utterance_key
+from vib.errors import VibError
+from vib.io.tables import atomic_output
+
+
+def truncate_cuts(fbank_dir: str | os.PathLike, out_dir: str | os.PathLike, duration: float,
+                  suffix: str) -> dict[str, str]:
+    """Writes ``out_dir/cuts.jsonl.gz`` (every cut of ``fbank_dir`` cut to its first ``duration``
+    seconds, id + ``suffix``) and ``fbank.yaml``; returns {old id: new id}."""
+    if duration <= 0:
+        raise VibError(f"--duration must be positive, got {duration}")
+    source = Path(fbank_dir) / "cuts.jsonl.gz"
+    if not source.is_file():
+        raise VibError(f"no cut manifest '{source}'")
+    renamed: dict[str, str] = {}
+    cuts = []
+    for cut in iter_cuts(source):
+        short = cut.truncate(duration=duration) if cut.duration > duration else cut
+        # the utterance key (a single supervision's id) is what embeddings and trials are named by
+        short = short.with_id(cut.id + suffix).map_supervisions(
+            lambda s, end=short.duration: fastcopy(s, id=s.id + suffix, duration=min(s.duration, end - s.start)))
+        cuts.append(short)
+        renamed[utterance_key(cut)] = utterance_key(short)
+    if not cuts:
+        raise VibError(f"'{source}' holds no cuts")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_fbank_config(out_dir, read_fbank_config(fbank_dir))
+    write_cuts(cuts, Path(out_dir) / "cuts.jsonl.gz")
+    return renamed
+
+
+def short_test_trials(trials_in: str, trials_out: str, renamed: dict[str, str]) -> int:
+    """Writes ``trials_in`` with every test key renamed (``enroll test-new target|nontarget``);
+    a test key with no truncated cut is an error naming it. Returns the number of trials."""
+    trials = read_trials(trials_in)
+    missing = next((t for t in trials.test if t not in renamed), None)
+    if missing is not None:
+        raise VibError(f"{trials_in}: test key '{missing}' is not a cut of the truncated set")
+    labels = trials.labels if trials.labels is not None else [None] * len(trials.test)
+    with atomic_output(trials_out) as f:
+        f.write("".join(f"{e} {renamed[t]}" + ("" if lab is None else " target" if lab else " nontarget") + "\n"
+                        for e, t, lab in zip(trials.enroll, trials.test, labels)))
+    return len(trials.test)
