@@ -184,7 +184,8 @@ def test_trained_model_accepts_a_same_speaker_pair_and_rejects_another_speaker(r
     """vib-verify MODEL a.wav b.wav with the tiny recipe's VIB model (prior 0.5: the tiny dev list
     calibrates too coarsely for 0.01): the same-speaker test pair the recipe's calibrated PLDA
     ranks highest is accepted, the different-speaker pair it ranks lowest is rejected, with the
-    recipe's LLRs (audio read again: within 1)."""
+    recipe's LLRs (audio read again instead of the lilcom-stored fbank: within 1, or 1 % where the
+    tiny dev list's calibration scales them to hundreds)."""
     wav = dict(line.split(maxsplit=1) for line in (recipe / "data/test/wav.scp").read_text().splitlines())
     labels = {tuple(t.split()[:2]): t.split()[2] for t in (recipe / "data/test/trials").read_text().splitlines()}
     llrs = [(float(r.split()[2]), tuple(r.split()[:2]))
@@ -196,4 +197,5 @@ def test_trained_model_accepts_a_same_speaker_pair_and_rejects_another_speaker(r
         out = subprocess.run(["bash", "-c", f". {REPO}/path.sh && vib-verify --p-target 0.5 exp/vib_s0 {wav[a]} {wav[b]}"],
                              cwd=recipe, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-        assert out.stdout.split()[-1] == decision and abs(float(out.stdout.split()[-2]) - llr) < 1.0, out.stdout
+        assert out.stdout.split()[-1] == decision, out.stdout
+        assert abs(float(out.stdout.split()[-2]) - llr) < max(1.0, 0.01 * abs(llr)), out.stdout
