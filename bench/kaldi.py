@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -175,7 +176,7 @@ def main() -> None:
         else:
             log.add(Figure(GROUP, name, ours, "s", repeats=args.repeats, note=f"Kaldi skipped: {why}"))
     finally:
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     log.write(args.json, "bench/kaldi.py")
 
 

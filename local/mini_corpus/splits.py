@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from local.mini_corpus.voices import Voice
+from vib.backend.trials import write_trials as write_kaldi_trials
 from vib.io.tables import atomic_output
 
 
@@ -69,7 +70,7 @@ def make_trials(utt2spk: dict[str, str], spk2lang: dict[str, str], nontarget_rat
 def write_trials(data_dir: Path, name: str, trials: list[tuple[str, str, bool]]) -> None:
     """Writes ``<name>`` (Kaldi: ``enroll test target|nontarget``) and ``<name>.txt``
     (VoxCeleb: ``1|0 enroll test``)."""
-    with atomic_output(str(data_dir / name)) as f:
-        f.writelines(f"{e} {t} {'target' if y else 'nontarget'}\n" for e, t, y in trials)
+    write_kaldi_trials(str(data_dir / name), [e for e, _, _ in trials], [t for _, t, _ in trials],
+                       [y for _, _, y in trials])
     with atomic_output(str(data_dir / f"{name}.txt")) as f:
         f.writelines(f"{int(y)} {e} {t}\n" for e, t, y in trials)

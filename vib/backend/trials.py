@@ -71,6 +71,15 @@ def read_trials(rxfilename: str, need_labels: bool = False) -> Trials:
     return trials
 
 
+def write_trials(wxfilename: str, enroll: Sequence[str], test: Sequence[str],
+                 labels: Sequence[bool] | np.ndarray | None = None) -> None:
+    """Writes a Kaldi trial list: ``enroll test target|nontarget`` lines, or ``enroll test``
+    without ``labels`` (atomically)."""
+    ends = ["\n"] * len(enroll) if labels is None else [" target\n" if y else " nontarget\n" for y in labels]
+    with atomic_output(wxfilename) as f:
+        f.write("".join(f"{e} {t}{end}" for e, t, end in zip(enroll, test, ends)))
+
+
 def _form(first: list[str]) -> str | None:
     if len(first) == 2:
         return "plain"
@@ -177,7 +186,7 @@ def write_scores(wxfilename: str, enroll: KeyColumn, test: KeyColumn, scores: np
         k = int(bad[0])
         raise VibError(f"{wxfilename}: the score of trial {_key_of(enroll, k)} {_key_of(test, k)} is {scores[k]} "
                        f"({bad.size} non-finite scores); nothing written")
-    text = join_cells([_key_cells(enroll), _key_cells(test), float_cells(scores)]) if len(scores) else b""
+    text = join_cells([_key_cells(enroll), _key_cells(test), float_cells(scores)])
     with atomic_output(wxfilename, binary=True) as f:
         f.write(text)
 

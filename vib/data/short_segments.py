@@ -12,11 +12,10 @@ from pathlib import Path
 
 from lhotse.utils import fastcopy
 
-from vib.backend.trials import read_trials
+from vib.backend.trials import read_trials, write_trials
 from vib.data.features import read_fbank_config, write_cuts, write_fbank_config
 from vib.data.manifests import iter_cuts, utterance_key
 from vib.errors import VibError
-from vib.io.tables import atomic_output
 
 
 def truncate_cuts(fbank_dir: str | os.PathLike, out_dir: str | os.PathLike, duration: float,
@@ -52,8 +51,5 @@ def short_test_trials(trials_in: str, trials_out: str, renamed: dict[str, str]) 
     missing = next((t for t in trials.test if t not in renamed), None)
     if missing is not None:
         raise VibError(f"{trials_in}: test key '{missing}' is not a cut of the truncated set")
-    labels = trials.labels if trials.labels is not None else [None] * len(trials.test)
-    with atomic_output(trials_out) as f:
-        f.write("".join(f"{e} {renamed[t]}" + ("" if lab is None else " target" if lab else " nontarget") + "\n"
-                        for e, t, lab in zip(trials.enroll, trials.test, labels)))
+    write_trials(trials_out, trials.enroll, [renamed[t] for t in trials.test], trials.labels)
     return len(trials.test)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 from lhotse import CutSet, RecordingSet, SupervisionSet
 
+from vib.backend.trials import write_trials
 from vib.data.kaldi_dir import read_kaldi_data_dir, write_kaldi_data_dir
 from vib.data.manifests import Manifests, load_cuts, manifest_path, write_manifests
 from vib.errors import VibError
-from vib.io.tables import atomic_output
 
 
 def sample_trials(utt2spk: dict[str, str], max_targets: int, nontarget_ratio: float,
@@ -90,8 +90,8 @@ def split_speakers(data_dir: str | os.PathLike, rest_dir: str | os.PathLike, hel
         counts.append(len(utt2spk))
     held_utts = {u: s for u, s in data.utt2spk.items() if s in held}
     trials = sample_trials(held_utts, max_targets, nontarget_ratio, np.random.default_rng([seed, 1]))
-    with atomic_output(str(Path(heldout_dir) / "trials")) as f:
-        f.writelines(f"{e} {t} {'target' if y else 'nontarget'}\n" for e, t, y in trials)
+    write_trials(str(Path(heldout_dir) / "trials"), [e for e, _, _ in trials], [t for _, t, _ in trials],
+                 [y for _, _, y in trials])
     return counts[0], counts[1]
 
 
