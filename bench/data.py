@@ -259,7 +259,7 @@ def _loader_pss(path: Path, workers: int, batch_size: int, holder: str) -> float
     from torch.utils.data import DataLoader
 
     from vib.data.features import read_fbank_config
-    from vib.data.loader import CropDataset, CropMaker, CropSampler, _cut_index
+    from vib.data.loader import CropDataset, CropLengths, CropMaker, CropSampler, _cut_index
 
     if holder == "index":
         held = _cut_index(str(path))
@@ -270,7 +270,7 @@ def _loader_pss(path: Path, workers: int, batch_size: int, holder: str) -> float
     gc.collect()
     count = len(frames)
     sampler = CropSampler(frames, np.zeros(count, dtype=np.int64), np.zeros((0, count), dtype=np.int64), batch_size,
-                          200, None, {}, batch_size * workers * 2, 0, 0, 0, 1)
+                          CropLengths(200, 200), None, {}, batch_size * workers * 2, 0, 0, 0, 1)
     maker = CropMaker(200, read_fbank_config(path.parent), None)
     loader = DataLoader(CropDataset(held, np.arange(count), maker), sampler=sampler, batch_size=None,
                         num_workers=workers, worker_init_fn=_collect_in_worker, persistent_workers=True)

@@ -9,6 +9,9 @@ lists=               # trial list names (required); the first one's DET curves g
 trials=              # 'LIST=FILE ...': lists to bootstrap (95 % intervals; utt2spk beside FILE)
 bootstrap=1000       # speaker resamples for those intervals
 compare=             # 'B:A ...': paired comparisons of systems on the --trials lists
+compare_backends=    # 'B:A ...': paired comparisons of back-ends (per system) on the --trials lists
+backend_systems=     # 'BACKEND=SYS,SYS ...': back-ends that only those systems have (e.g. plda+up=vib)
+calibrated_backends= # back-ends of the calibration table (default: --backends)
 calibrated_lists=    # lists with calibrated scores (steps/calibrate_systems.sh): the calibration table
 fingerprint=         # a command printing lines that fingerprint the data (e.g. the corpus hash)
 title=results        # RESULTS.md heading
@@ -36,7 +39,9 @@ exp=$1 det_trials=$2 out=$3
 [ -n "$lists" ] || die "--lists is required"
 [ -f "$det_trials" ] || die "no such file: $det_trials"
 table_opts=(--systems "${systems// /,}" --backends "${backends// /,}" --lists "${lists// /,}" --seeds "${seeds// /,}")
-extra_opts=(--bootstrap "$bootstrap" --compare "${compare// /,}" --calibrated-lists "${calibrated_lists// /,}")
+for b in $backend_systems; do table_opts+=(--backend-systems "$b"); done
+extra_opts=(--bootstrap "$bootstrap" --compare "${compare// /,}" --compare-backends "${compare_backends// /,}"
+            --calibrated-lists "${calibrated_lists// /,}" --calibrated-backends "${calibrated_backends// /,}")
 for t in $trials; do extra_opts+=(--trials "$t"); done
 first_seed=${seeds%% *}
 

@@ -11,6 +11,9 @@ plda_dir=            # where mean.vec, transform.mat and plda are kept (default:
                      # same dir for every trial list and they are trained once, then reused
 skip_missing=false   # drop trials whose key has no vector (else an error)
 use_kaldi=false      # run Kaldi's own binaries (ivector-*, transform-vec) instead of vib-*
+uncertainty=false    # also score with the VIB variances propagated (vib-plda-scoring-up): scores_up and
+                     # metrics_up.json; needs xvector_var.scp in <enroll-dir> and <test-dir> (--enroll-level utt)
+variance_scale=1.0   # --uncertainty: the variances are multiplied by this first (choose it on a dev list)
 cmd=run.pl           # job runner for each back-end command (Kaldi's cmd.sh)
 help_message="Usage: $0 [options] <train-xvector-dir> <enroll-xvector-dir> <test-xvector-dir> <trials> <score-dir>
  e.g.: $0 --lda-dim 200 exp/vib/xvectors_train exp/vib/xvectors_test exp/vib/xvectors_test data/test/trials exp/vib/scores_plda_test
@@ -23,6 +26,8 @@ default <score-dir>; Kaldi keeps them in the training xvector dir):
   plda          = ivector-compute-plda on mean-removed, LDA-projected, length-normalised training vectors
   scores        = ivector-plda-scoring --normalize-length=true, both sides through the same transforms
   metrics.json  = vib-compute-metrics --llr=true (EER, minDCF at 0.01/0.001/0.05, actDCF, Cllr)
+  scores_up     = with --uncertainty true: vib-plda-scoring-up on the raw vectors and their variances
+                  (xvector_var.scp), the same models (metrics_up.json)
 Finished outputs newer than their inputs are kept when the script is re-run."
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/path.sh"
 . "$VIB_ROOT/utils/lib.sh"
@@ -43,6 +48,12 @@ case $enroll_level in
 esac
 [ -f "$enroll_scp" ] || die "no such file: $enroll_scp"
 [ -f "$test/xvector.scp" ] || die "no such file: $test/xvector.scp"
+if $uncertainty; then
+  [ "$enroll_level" = utt ] || die "--uncertainty true needs --enroll-level utt (speaker means have no variance)"
+  for f in "$enroll/xvector_var.scp" "$test/xvector_var.scp"; do
+    [ -f "$f" ] || die "--uncertainty true: no such file: $f (extract with --write-var true)"
+  done
+fi
 
 if $use_kaldi; then
   mean=ivector-mean subtract=ivector-subtract-global-mean lda=ivector-compute-lda
@@ -91,17 +102,35 @@ if ! up_to_date "$model/plda" "$model/transform.mat" "$model/mean.vec" "$train_d
   mv $model/plda.tmp $model/plda
 fi
 
+plda_in=$model/plda
+[ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $model/plda - |"
 if ! up_to_date "$dir/scores" "$model/plda" "$enroll_scp" "$test/xvector.scp" "$trials"; then
-  plda_in=$model/plda
-  [ "$smoothing" = 0.0 ] || [ "$smoothing" = 0 ] || plda_in="$copy_plda --smoothing=$smoothing $model/plda - |"
   log "scoring $(wc -l < $trials) trials ($score)"
   $cmd $dir/log/score.log $score --normalize-length=true $num_utts_opt $skip_opt "$plda_in" "$(prep $enroll_scp)" \
     "$(prep $test/xvector.scp)" "cut -d' ' -f1,2 $trials |" $dir/scores.tmp || die "see $dir/log/score.log"
   mv $dir/scores.tmp $dir/scores
 fi
 
-if ! up_to_date "$dir/metrics.json" "$dir/scores" "$trials" || [ ! -s "$dir/log/metrics.log" ]; then
-  vib-compute-metrics --llr=true --json-out=$dir/metrics.json --p-target=0.01,0.001,0.05 $trials $dir/scores \
-    > $dir/log/metrics.log || die "metrics failed"
+# scores_up.scale: the --variance-scale they were made with (another one rescores)
+if $uncertainty && { ! up_to_date "$dir/scores_up" "$model/plda" "$enroll_scp" "$enroll/xvector_var.scp" \
+    "$test/xvector.scp" "$test/xvector_var.scp" "$trials" ||
+    [ "$(cat $dir/scores_up.scale 2> /dev/null)" != "$variance_scale" ]; }; then
+  log "scoring $(wc -l < $trials) trials with uncertainty propagation (vib-plda-scoring-up)"
+  $cmd $dir/log/score_up.log vib-plda-scoring-up --normalize-length=true --skip-missing=$skip_missing \
+    --variance-scale=$variance_scale \
+    --mean=$model/mean.vec --lda=$model/transform.mat "$plda_in" scp:$enroll_scp scp:$enroll/xvector_var.scp \
+    scp:$test/xvector.scp scp:$test/xvector_var.scp "cut -d' ' -f1,2 $trials |" $dir/scores_up.tmp \
+    || die "see $dir/log/score_up.log"
+  mv $dir/scores_up.tmp $dir/scores_up
+  echo "$variance_scale" > $dir/scores_up.scale  # after the scores: a killed run rescores
 fi
-log "$(cat $dir/log/metrics.log) -> $dir/metrics.json"
+
+metrics() {  # metrics() <scores> <name>: <dir>/<name>.json and log/<name>.log of <scores>
+  if ! up_to_date "$dir/$2.json" "$1" "$trials" || [ ! -s "$dir/log/$2.log" ]; then
+    vib-compute-metrics --llr=true --json-out=$dir/$2.json --p-target=0.01,0.001,0.05 $trials $1 \
+      > $dir/log/$2.log || die "metrics of $1 failed"
+  fi
+  log "$(cat $dir/log/$2.log) -> $dir/$2.json"
+}
+metrics $dir/scores metrics
+! $uncertainty || metrics $dir/scores_up metrics_up

@@ -271,7 +271,9 @@ def train(config: dict[str, Any], exp_dir: str | Path, loader_factory: LoaderFac
         raise VibError(f"train.freeze: expected a list of parameter-name prefixes (e.g. [trunk]), got {freeze!r}")
     frozen = _freeze(net, freeze)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop shapes: pick the fastest kernels once
+        # one crop shape: pick the fastest kernels once (lengths drawn per batch would re-pick for each)
+        crop = tcfg["crop_frames"]
+        torch.backends.cudnn.benchmark = isinstance(crop, int) or len(set(crop)) == 1
         if config["model"].get("type", DEFAULT_MODEL) == "resnet":
             net.extractor.to(memory_format=torch.channels_last)  # 2-D convolutions: NHWC is faster under AMP
     optimizer = build_optimizer(net.parameters(), ocfg)

@@ -6,6 +6,7 @@ models and vectors, Kaldi's compute-eer on our scores, Kaldi reading our objects
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.backend.e2e_data import make_experiment
 from tests.conftest import run_bash
-from tests.kaldi_tools import kaldi_bin_dirs, kaldi_path
+from tests.kaldi_tools import kaldi_bin_dirs
 from vib.backend.trials import read_scores, read_trials
 from vib.io.kaldi_objects import read_kaldi_matrix, read_kaldi_vector, read_plda
 from vib.metrics import eer
@@ -25,7 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not KALDI_DIRS, reason=WHY)]
 
 def kaldi(script: str, cwd: Path | None = None) -> str:
     """Runs a bash snippet with Kaldi's binaries first on PATH; returns stderr."""
-    return run_bash(f"export PATH={kaldi_path(KALDI_DIRS)}; {script}", cwd=cwd, check=True).stderr
+    # after path.sh (which puts the venv's vib-* on PATH), so both are found
+    return run_bash(f"export PATH={os.pathsep.join(map(str, KALDI_DIRS))}:$PATH; {script}", cwd=cwd, check=True).stderr
 
 
 @pytest.fixture(scope="module")

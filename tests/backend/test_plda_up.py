@@ -144,6 +144,17 @@ def test_cli_without_uncertainty_is_the_kaldi_chain_and_uncertainty_moves_the_sc
     read = lambda n: np.array([float(line.split()[2]) for line in (tmp_path / n).read_text().splitlines()])  # noqa: E731
     np.testing.assert_allclose(read("tiny"), read("plain"), rtol=1e-4, atol=1e-4)
     assert np.abs(read("big") - read("plain")).max() > 1e-2 and np.abs(read("big")).mean() < np.abs(read("plain")).mean()
+    # --variance-scale multiplies every variance first: 0.5 with scale 1/50 is 0.01 itself
+    write_table(f"ark,scp:{tmp_path}/small.ark,{tmp_path}/small.scp", [(k, np.full(6, 0.01, np.float32)) for k in keys])
+    for name, var, scale in (("small", "small", 1.0), ("scaled", "big", 0.02)):
+        run_bash(f"cd {tmp_path} && vib-plda-scoring-up --variance-scale={scale} --mean=mean.vec --lda=transform.mat "
+                 f"plda scp:x.scp scp:{var}.scp scp:x.scp scp:{var}.scp trials {name}", check=True)
+    np.testing.assert_allclose(read("scaled"), read("small"), rtol=1e-5, atol=1e-6)
+    assert np.abs(read("small") - read("plain")).max() > 1e-4
+    proc = run_bash(f"cd {tmp_path} && vib-plda-scoring-up --variance-scale=0 --mean=mean.vec --lda=transform.mat "
+                    f"plda scp:x.scp scp:big.scp scp:x.scp scp:big.scp trials zero")
+    assert proc.returncode == 1 and "--variance-scale must be positive, got 0.0" in proc.stderr
+    assert not (tmp_path / "zero").exists()
 
 
 def test_cli_refuses_missing_or_non_positive_variances(tmp_path):

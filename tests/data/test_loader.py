@@ -109,6 +109,40 @@ def test_short_utterances_are_skipped_counted_and_listed(fbank_corpus, caplog):
         build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, crop_frames=400)
 
 
+def test_crop_lengths_drawn_per_batch_within_the_range(fbank_corpus, augment_manifests):
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    kwargs = dict(batch_size=2, epoch_size=12, seed=4)
+    loader = build_train_loader(_cuts(fbank_corpus), spk2id, crop_frames=[60, 150], **kwargs)
+    manifest = list(CutSet.from_file(_cuts(fbank_corpus)))
+    cuts = [manifest[i] for i in loader.dataset.rows]
+    lengths = []
+    for plan, (feats, _) in zip(loader.sampler, loader):
+        assert 60 <= plan.frames <= 150 and feats.shape == (2, plan.frames, 80)
+        for row, (index, start) in enumerate(zip(plan.cut, plan.start)):  # real frames, no padding
+            full = cuts[index].load_features()
+            assert start + plan.frames <= len(full)
+            np.testing.assert_allclose(feats[row].numpy(), full[start:start + plan.frames], atol=1e-5)
+        lengths.append(plan.frames)
+    assert len(set(lengths)) > 1
+    # every rank's k-th batch has the same length (DDP ranks step together); fixed = [N, N]
+    ranks = [[p.frames for p in build_train_loader(_cuts(fbank_corpus), spk2id, crop_frames=[60, 150], rank=r,
+                                                   world_size=2, **kwargs).sampler] for r in (0, 1)]
+    assert ranks[0] == ranks[1] == lengths[:len(ranks[0])]
+    fixed = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, crop_frames=120, **kwargs))
+    pair = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, crop_frames=[120, 120], **kwargs))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(fixed, pair))
+    # from audio with augmentation: the same lengths, whatever the worker count
+    aug = dict(crop_frames=[60, 150], augment=_full_aug(augment_manifests), **kwargs)
+    spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
+    one = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, **aug))
+    two = _batches(build_train_loader(_cuts(fbank_corpus), spk2id, num_workers=2, **aug))
+    assert [x.shape[1] for x, _ in one] == [x.shape[1] for x, _ in two] == lengths
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(one, two))
+    for bad in ([150, 60], [0, 10], [1, 2, 3], "200"):
+        with pytest.raises(VibError, match="crop_frames must be a positive number of frames or"):
+            build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2, crop_frames=bad)
+
+
 def test_bad_loader_inputs(fbank_corpus, augment_manifests, tmp_path):
     with pytest.raises(VibError, match="class 'spkD' .* is not in spk2id"):
         build_train_loader(_cuts(fbank_corpus), {"spkA": 0, "spkB": 1, "spkC": 2}, batch_size=2)

@@ -131,6 +131,12 @@ def test_shard_stream_is_a_function_of_seed_and_epoch(corpus, shards):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     for x, _ in first:
         assert x.shape == (4, 150, 80) and torch.isfinite(x).all()
+    # crop lengths drawn per batch: the manifest stream's lengths, whichever worker makes the batch
+    varied = [x.shape[1] for x, _ in build_train_loader(str(shards), spk2id, batch_size=4, crop_frames=[60, 150],
+                                                        epoch_size=16, num_workers=2, seed=2)]
+    manifest = build_train_loader(str(corpus / "fbank" / "cuts.jsonl.gz"), spk2id, batch_size=4,
+                                  crop_frames=[60, 150], epoch_size=16, seed=2)
+    assert varied == [plan.frames for plan in manifest.sampler] and len(set(varied)) > 1
 
 
 def test_shard_crops_are_the_manifest_crops_of_the_same_plan(corpus, shards):

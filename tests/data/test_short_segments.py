@@ -30,6 +30,10 @@ def test_cuts_keep_the_first_seconds_of_the_same_features(fbank_corpus, tmp_path
     assert read_fbank_config(tmp_path / "out") == read_fbank_config(src)
     assert (tmp_path / "out" / "trials").read_text() == ("spkA-u0 spkB-u1_2s nontarget\n"
                                                         "spkA-u1 spkA-short_2s target\n")
+    speakers = {c.supervisions[0].id: c.supervisions[0].speaker for c in full.values()}
+    assert (tmp_path / "out" / "utt2spk").read_text() == "".join(  # the keys of the trials, C order
+        f"{key} {speakers[key.removesuffix('_2s')]}\n" for key in sorted(["spkA-u0", "spkB-u1_2s", "spkA-u1",
+                                                                          "spkA-short_2s"]))
 
 
 def test_bad_input_is_refused_naming_it(fbank_corpus, tmp_path):
@@ -38,6 +42,11 @@ def test_bad_input_is_refused_naming_it(fbank_corpus, tmp_path):
         main(["--duration", "1", "--suffix=-1s", "--trials", f"{tmp_path}/trials={tmp_path}/t",
               str(fbank_corpus / "fbank"), f"{tmp_path}/o"])
     assert not (tmp_path / "t").exists()
+    (tmp_path / "trials").write_text("nobody spkA-u0 nontarget\n")
+    with pytest.raises(VibError, match="enroll key 'nobody' is not a cut"):
+        main(["--duration", "1", "--trials", f"{tmp_path}/trials={tmp_path}/t", str(fbank_corpus / "fbank"),
+              f"{tmp_path}/o"])
+    assert not (tmp_path / "t").exists() and not (tmp_path / "utt2spk").exists()
     with pytest.raises(VibError, match="--duration must be positive"):
         main(["--duration", "0", str(fbank_corpus / "fbank"), f"{tmp_path}/o2"])
     with pytest.raises(VibError, match="no cut manifest"):

@@ -19,7 +19,8 @@ from vib.io.tables import read_table_dict
 
 RECIPE = REPO / "egs/mini/v1"
 SYSTEMS = ("softmax", "aam", "vib")
-LISTS = ("test_trials", "test_trials_hard", "dev_trials", "dev_trials_hard")
+LISTS = ("test_trials", "test_trials_hard", "test_1s_trials", "dev_trials", "dev_trials_hard")
+TEST_LISTS = [x for x in LISTS if x.startswith("test_")]
 # The recipe's own configs, shrunk to seconds of training.
 TINY_TRAIN = {"epochs": 3, "epoch_size": 96, "batch_size": 16, "crop_frames": 100, "average_last": 2}
 
@@ -44,7 +45,8 @@ def _make_recipe_copy(dest: Path) -> Path:
 
 def _run(recipe: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(recipe / "run.sh"), "--corpus-size", "tiny", "--conf-dir", "conf_tiny",
-                           *args], cwd=recipe, capture_output=True, text=True, timeout=900, **kwargs)
+                           "--short-durations", "1.0", *args], cwd=recipe, capture_output=True, text=True,
+                          timeout=900, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def recipe(tmp_path_factory) -> Path:
 
     # Start training, SIGKILL the whole run once the first checkpoint exists, then re-run.
     proc = subprocess.Popen(["bash", str(recipe / "run.sh"), "--stage", "3", "--corpus-size", "tiny",
-                             "--conf-dir", "conf_tiny"], cwd=recipe, stdout=subprocess.DEVNULL,
+                             "--conf-dir", "conf_tiny", "--short-durations", "1.0"], cwd=recipe, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     first = recipe / "exp/softmax_s0/checkpoints"
     deadline = time.time() + 300
@@ -86,16 +88,28 @@ def test_every_stage_produced_its_files(recipe, monkeypatch):
             assert (recipe / "data" / split / trials).stat().st_size > 0
     utts = {split: {line.split()[0] for line in (recipe / "data" / split / "utt2spk").read_text().splitlines()}
             for split in ("dev", "test")}
+    # the 1-s condition: the test cuts cut short, trials whose test side points at them, utt2spk of both
+    utts["test_1s"] = {f"{u}_1s" for u in utts["test"]}
+    assert (recipe / "fbank/test_1s/cuts.jsonl.gz").is_file()
+    short = [line.split() for line in (recipe / "data/test_1s/trials").read_text().splitlines()]
+    assert short == [[e, f"{t}_1s", y] for e, t, y in
+                     (line.split() for line in (recipe / "data/test/trials").read_text().splitlines())]
+    assert {line.split()[0] for line in (recipe / "data/test_1s/utt2spk").read_text().splitlines()} == \
+        {e for e, _, _ in short} | {t for _, t, _ in short}
     for system in SYSTEMS:
         exp = recipe / "exp" / f"{system}_s0"
         assert (exp / "final.pt").is_file() and (exp / "curve.png").is_file()
-        for split in ("dev", "test"):
+        for split in ("dev", "test", "test_1s"):
             assert set(read_table_dict(f"scp:{exp}/xvectors_{split}/xvector.scp")) == utts[split]
             quality = read_table_dict(f"scp:{exp}/xvectors_{split}/quality.scp")
             assert set(quality) == utts[split]       # log duration (+ mean log-variance for VIB)
             assert {len(q) for q in quality.values()} == {2 if system == "vib" else 1}
+            # the VIB variances, which plda+up propagates (not of the training set)
+            assert (exp / f"xvectors_{split}" / "xvector_var.scp").is_file() == (system == "vib")
+        assert not (exp / "xvectors_train" / "xvector_var.scp").exists()
         for trials in LISTS:
             assert (exp / f"scores_plda_{trials}" / "metrics.json").is_file()
+            assert (exp / f"scores_plda_{trials}" / "metrics_up.json").is_file() == (system == "vib")
             for name in ("metrics.json", "metrics_asnorm.json"):
                 assert (exp / f"scores_cosine_{trials}" / name).is_file()
         for trials in ("test_trials", "test_trials_hard"):      # calibrated on dev_trials
@@ -115,15 +129,23 @@ def test_every_stage_produced_its_files(recipe, monkeypatch):
 def test_results_table_and_det_plot(recipe):
     text = (recipe / "RESULTS.md").read_text()
     main, calibration = text.split("\n### ")[0], text.split("### Calib")[1]
-    comparisons = text.split("### Paired")[1].split("### Calib")[0]
+    systems = text.split("### Paired comparisons of systems")[1].split("###")[0]
+    backends = text.split("### Paired comparisons of back-ends")[1].split("###")[0]
     rows = [line for line in main.splitlines() if line.startswith(("| test_", "| dev_"))]
-    assert len(rows) == 4 * 3 * 3, text
+    assert len(rows) == len(LISTS) * (3 * 3 + 1), text  # plda+up: vib only
     for system in SYSTEMS:
         for backend in ("cosine", "cosine+asnorm", "plda"):
             assert any(f"| {backend} | {system} |" in row for row in rows)
+    assert sum("| plda+up | vib |" in row for row in rows) == len(LISTS)
     assert all(row.count("[") == (1 if row.startswith("| test_") else 0) for row in rows)  # intervals on test
-    assert len([r for r in comparisons.splitlines() if r.startswith("| test_")]) == 2 * 3 * 3
+    assert len([r for r in systems.splitlines() if r.startswith("| test_")]) == len(TEST_LISTS) * 3 * 3
+    assert [r.split("|")[1:4] for r in backends.splitlines() if r.startswith("| test_")] == [
+        [f" {x} ", " vib ", " plda+up vs plda "] for x in TEST_LISTS]
     assert len([r for r in calibration.splitlines() if r.startswith("| test_")]) == 2 * 3 * 3
+    uncertainty = text.split("### The VIB variance against duration")[1]
+    assert [r.split("|")[1] for r in uncertainty.splitlines() if r.startswith("| vib_")] == [
+        " vib_s0/test ", " vib_s0/test_1s "]
+    assert (recipe / "uncertainty.png").read_bytes()[:4] == b"\x89PNG"
     assert "Produced by: `" in text and "run.sh --corpus-size tiny" in text
     assert "Software: Python" in text and "Corpus audio: sha256" in text
     assert (recipe / "det.png").read_bytes()[:4] == b"\x89PNG"

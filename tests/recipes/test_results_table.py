@@ -45,17 +45,24 @@ def _write_scores(exp, run, backend, lst, trials, scores):
     path.write_text("".join(f"{e} {t} {s:.6f}\n" for (e, t, _), s in zip(trials, scores)))
 
 
-def test_seeds_give_mean_and_std_and_bootstrap_intervals_and_comparisons(tmp_path, capsys):
+def _speaker_trials(tmp_path):
+    """data/{utt2spk,trials}: every pair of 4 utterances of 6 speakers; (data dir, trials, labels)."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
     data = tmp_path / "data"
     data.mkdir()
     utts = [(f"s{s}-u{u}", f"s{s}") for s in range(6) for u in range(4)]
     (data / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
     trials = [(a, b, sa == sb) for i, (a, sa) in enumerate(utts) for b, sb in utts[i + 1:]]
     (data / "trials").write_text("".join(f"{a} {b} {'target' if y else 'nontarget'}\n" for a, b, y in trials))
-    labels = np.array([y for _, _, y in trials])
+    return data, trials, np.array([y for _, _, y in trials])
+
+
+def test_seeds_give_mean_and_std_and_bootstrap_intervals_and_comparisons(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data, trials, labels = _speaker_trials(tmp_path)
     for system, eers, gap in (("aam", (4.0, 6.0), 2.0), ("vib", (3.0, 3.0), 3.5)):
         for seed, eer in zip((0, 1), eers):
             _write(tmp_path, f"{system}_s{seed}", "plda", "l", eer)
@@ -78,6 +85,40 @@ def test_seeds_give_mean_and_std_and_bootstrap_intervals_and_comparisons(tmp_pat
               str(tmp_path)])
     with pytest.raises(VibError, match="--compare needs --trials"):
         main(["--systems", "aam,vib", "--backends", "plda", "--lists", "l", "--compare", "vib:aam", str(tmp_path)])
+
+
+def test_a_backend_of_some_systems_and_paired_comparisons_of_backends(tmp_path, capsys):
+    import numpy as np
+
+    from vib.bin.results_table import score_paths
+
+    rng = np.random.default_rng(1)
+    data, trials, labels = _speaker_trials(tmp_path)
+    for run, backend, eer, gap in (("aam", "plda", 4.0, 3.0), ("vib", "plda", 4.0, 3.0), ("vib", "plda+up", 5.0, 1.0)):
+        scores, metrics = (tmp_path / p for p in score_paths("", run, backend, "l"))
+        metrics.parent.mkdir(parents=True, exist_ok=True)
+        metrics.write_text(json.dumps({"eer": eer, "min_dcf_0.01": 0.25, "min_dcf_0.001": 0.5}))
+        scores.write_text("".join(f"{e} {t} {s:.6f}\n" for (e, t, _), s in
+                                  zip(trials, rng.normal(size=labels.size) + gap * labels)))
+    common = ["--systems", "aam,vib", "--backends", "plda,plda+up", "--lists", "l", "--backend-systems",
+              "plda+up=vib"]
+    assert main(common + ["--trials", f"l={data}/trials", "--bootstrap", "100", "--compare-backends",
+                          "plda+up:plda", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [r.split("|")[1:4] for r in out[2:5]] == [[" l ", " plda ", " aam "], [" l ", " plda ", " vib "],
+                                                     [" l ", " plda+up ", " vib "]]  # no plda+up row for aam
+    assert out[5] == "" and out[6].startswith("### Paired comparisons of back-ends")
+    rows = [r for r in out if r.startswith("| l | ")][3:]
+    assert len(rows) == 1 and rows[0].startswith("| l | vib | plda+up vs plda | +25.0 [")  # (5 - 4) / 4
+    low, high = (float(x) for x in rows[0].split("|")[4].split("[")[1].split("]")[0].split(","))
+    assert 0 < low < high  # the noisier scores are worse on every resample here
+    assert main(["--paths"] + common + [str(tmp_path)]) == 0
+    assert [line.split()[:3] for line in capsys.readouterr().out.splitlines()] == [
+        ["l", "plda", "aam"], ["l", "plda", "vib"], ["l", "plda+up", "vib"]]
+    with pytest.raises(VibError, match="--backend-systems: 'sys9' is not one of"):
+        main(common[:-1] + ["plda+up=sys9", str(tmp_path)])
+    with pytest.raises(VibError, match="--compare-backends: expected B:A pairs of --backends"):
+        main(common + ["--trials", f"l={data}/trials", "--compare-backends", "plda:cosine", str(tmp_path)])
 
 
 def test_calibration_table_and_paths_of_calibrated_scores(tmp_path, capsys):

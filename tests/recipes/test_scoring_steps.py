@@ -87,6 +87,49 @@ def test_bad_trial_list_argument(scored):
     assert proc.returncode != 0 and "no system under exp has xvectors_dev/" in proc.stderr
 
 
+def test_variances_add_plda_with_uncertainty_and_enroll_set_scores_short_tests(scored, tmp_path):
+    """Where both sides' dirs hold xvector_var.scp, score_systems.sh adds scores_up (vib-plda-scoring-up
+    with the system's models, --variance-scale); --enroll-set takes the enrollment side from another set."""
+    import shutil
+
+    from vib.io.tables import read_table_dict, write_table
+
+    root = scored[0]
+    exp = tmp_path / "exp"
+    shutil.copytree(root / "exp/a", exp / "a")
+    shutil.copytree(root / "exp/a/xvectors_test", exp / "a/xvectors_short")  # the same vectors, another set
+    for d in ("xvectors_test", "xvectors_short"):
+        keys = list(read_table_dict(f"scp:{exp}/a/{d}/xvector.scp"))
+        rng = np.random.default_rng(0)  # the same variances in both sets
+        write_table(f"ark,scp:{exp}/a/{d}/xvector_var.ark,{exp}/a/{d}/xvector_var.scp",
+                    [(k, rng.uniform(0.5, 2.0, 8).astype(np.float32)) for k in keys])
+    shutil.copy(root / "all", tmp_path / "all")
+    steps = "$VIB_ROOT/steps/score_systems.sh --top-n 5 --lda-dim 6"
+    first = run_bash(f"cd {tmp_path} && {steps} --variance-scale 0.5 exp train test all=all", check=True)
+    assert first.stderr.count("with uncertainty propagation") == 1
+    tr, te = f"{exp}/a/xvectors_train", f"{exp}/a/xvectors_test"
+    run_bash(f"cd {tmp_path} && vib-plda-scoring-up --normalize-length=true --variance-scale=0.5 --mean={tr}/mean.vec "
+             f"--lda={tr}/transform.mat {tr}/plda scp:{te}/xvector.scp scp:{te}/xvector_var.scp scp:{te}/xvector.scp "
+             f"scp:{te}/xvector_var.scp all direct", check=True)
+    up = f"{exp}/a/scores_plda_all/scores_up"
+    assert read_scores(up)[2].tolist() == read_scores(f"{tmp_path}/direct")[2].tolist()
+    assert json.loads((exp / "a/scores_plda_all/metrics_up.json").read_text())["eer"] < 50
+    # unchanged: kept; another scale: rescored
+    again = run_bash(f"cd {tmp_path} && {steps} --variance-scale 0.5 exp train test all=all", check=True)
+    assert "with uncertainty propagation" not in again.stderr
+    other = run_bash(f"cd {tmp_path} && {steps} --variance-scale 0.1 exp train test all=all", check=True)
+    assert other.stderr.count("with uncertainty propagation") == 1
+    assert read_scores(up)[2].tolist() != read_scores(f"{tmp_path}/direct")[2].tolist()
+    # the test side from xvectors_short, the enrollment side from xvectors_test: the same vectors, the same scores
+    run_bash(f"cd {tmp_path} && {steps} --variance-scale 0.1 --enroll-set test exp train short s=all", check=True)
+    for backend, name in (("plda", "scores"), ("plda", "scores_up"), ("cosine", "scores_asnorm")):
+        np.testing.assert_allclose(read_scores(f"{exp}/a/scores_{backend}_s/{name}")[2],
+                                   read_scores(f"{exp}/a/scores_{backend}_all/{name}")[2], rtol=1e-6, atol=1e-6)
+    # --uncertainty true without variances is refused, naming the file
+    proc = run_bash(f"cd {tmp_path} && $VIB_ROOT/steps/score_plda.sh --uncertainty true {tr} {tr} {tr} all out")
+    assert proc.returncode != 0 and f"no such file: {tr}/xvector_var.scp" in proc.stderr
+
+
 def _make_results(root: Path, out: str, *extra: str):
     return run_bash(f"cd {root} && $VIB_ROOT/steps/make_results.sh --systems 'a b' --lists 'all half' "
                     f"--title 'toy results' --command './run.sh --stage 5' --started 0 "

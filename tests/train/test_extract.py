@@ -154,6 +154,24 @@ def test_write_var_needs_a_vib_model(fbank_dir, tmp_path):
         extract(path, fbank_dir / "cuts.jsonl.gz", tmp_path / "out", opts=ExtractOptions(write_var=True))
 
 
+def test_model_info_says_what_the_extractor_is_and_whether_it_has_a_variance(model_path, tmp_path, capsys):
+    from vib.bin.model_info import main as info_main
+    from vib.models import count_parameters
+
+    assert info_main([str(model_path.parent)]) == 0  # a dir: its final.pt
+    assert capsys.readouterr().out.splitlines() == [
+        "trunk resnet", "embedding-dim 10", "head vib", "variance true",
+        f"parameters {count_parameters(load_network(model_path))}"]
+    config = merge_config({"model": {"channels": 4, "layers": [1], "embed_dim": 6}, "head": {"type": "aam"}})
+    from vib.models import build_model
+    path = tmp_path / "aam.pt"
+    ckpt.save_atomic({"model": build_model(config["model"], False).state_dict(), "config": config,
+                      "num_classes": 3}, path)
+    assert info_main(["--field", "variance", str(path)]) == 0 and capsys.readouterr().out == "false\n"
+    with pytest.raises(VibError, match="no checkpoint at"):
+        info_main([str(tmp_path / "absent.pt")])
+
+
 def test_cuda_jobs_spread_over_the_visible_gpus(monkeypatch):
     from vib.extract import job_device
 

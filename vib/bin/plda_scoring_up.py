@@ -65,9 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_bool(parser, "--input-length-norm", True, "length-normalise after --lda, as the chain's "
              "ivector-normalize-length")
     add_bool(parser, "--skip-missing", False, "drop trials whose key has no vector (else an error)")
+    parser.add_argument("--variance-scale", type=float, default=1.0, help="every variance is multiplied by this "
+                        "before it is propagated (a VIB's variance is not in the units of its embeddings' "
+                        "within-speaker spread; choose the scale on a dev list; default: 1)")
     for name in ("plda", "enroll", "enroll_var", "test", "test_var", "trials", "scores"):
         parser.add_argument(name)
     opts = parser.parse_args(argv)
+    if not opts.variance_scale > 0:
+        raise VibError(f"--variance-scale must be positive, got {opts.variance_scale}")
     plda = read_plda(opts.plda)
     mean = read_kaldi_vector(opts.mean) if opts.mean else None
     lda = read_kaldi_matrix(opts.lda) if opts.lda else None
@@ -78,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ei, ti, keep = index_trials(trials, {k: i for i, k in enumerate(enroll_keys) if has_count[i]},
                                 {k: i for i, k in enumerate(test_keys)}, opts.trials, opts.skip_missing, prog)
     config = config_from_options(PldaConfig, opts)
-    u_e, s_e = prepare(plda, mean, lda, enroll, enroll_var, counts, config, opts.input_length_norm)
-    u_t, s_t = prepare(plda, mean, lda, test, test_var, 1, config, opts.input_length_norm)
+    u_e, s_e = prepare(plda, mean, lda, enroll, enroll_var * opts.variance_scale, counts, config,
+                       opts.input_length_norm)
+    u_t, s_t = prepare(plda, mean, lda, test, test_var * opts.variance_scale, 1, config, opts.input_length_norm)
     posterior = enrollment_posterior(plda, u_e, s_e, counts=counts)
     scores = up_trial_scores(plda, *posterior, u_t, s_t, ei, ti).astype(np.float32)
     write_scores(opts.scores, (enroll_keys, ei), (test_keys, ti), scores)

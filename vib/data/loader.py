@@ -1,4 +1,6 @@
-"""Training stream: random fixed-length crops with integer speaker labels.
+"""Training stream: random crops with integer speaker labels, of one length or, with
+``crop_frames: [MIN, MAX]``, of a length drawn per batch (as the chunk-length range of Kaldi's
+x-vector egs): every crop of a batch has that batch's length.
 
 The sampler draws, in the main process, every random choice of an epoch for one
 rank (which cut, where to crop, which augmentations with which sources, SNRs
@@ -25,7 +27,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -95,9 +97,42 @@ def build_spk2id(source: str, speed_factors: tuple[float, ...] | list[float] = (
     return {name: index for index, name in enumerate(names)}
 
 
+@dataclass(frozen=True)
+class CropLengths:
+    """Crop lengths in frames: each batch's drawn uniformly from ``shortest..longest`` (equal:
+    one length); ``unit``: what a frame is in the cuts' lengths (1 for stored features, the hop
+    in samples for audio)."""
+
+    shortest: int
+    longest: int
+    unit: int = 1
+
+    @classmethod
+    def of(cls, crop_frames: int | Sequence[int], unit: int = 1) -> "CropLengths":
+        """From ``train.crop_frames``: N or [MIN, MAX]; anything else is an error naming it."""
+        value = [crop_frames] if isinstance(crop_frames, int) else list(crop_frames)
+        if len(value) not in (1, 2) or not all(isinstance(v, int) and v >= 1 for v in value) or value[0] > value[-1]:
+            raise VibError(f"crop_frames must be a positive number of frames or [MIN, MAX] with 1 <= MIN <= MAX, "
+                           f"got {crop_frames!r}")
+        return cls(value[0], value[-1], unit)
+
+    @property
+    def need(self) -> int:
+        """The length the longest crop consumes at speed 1, in the cuts' unit."""
+        return self.longest * self.unit
+
+    def per_batch(self, seed: int, epoch: int, count: int) -> np.ndarray:
+        """Frames of each of ``count`` batches ``[count]`` int64, the same on every rank and worker
+        (a generator of its own, so one length draws nothing from the others)."""
+        if self.shortest == self.longest:
+            return np.full(count, self.longest, dtype=np.int64)
+        return np.random.default_rng([seed, epoch, 3]).integers(self.shortest, self.longest + 1, size=count)
+
+
 @dataclass
 class BatchPlan:
-    """Every random choice for one batch of B crops (arrays of length B unless stated)."""
+    """Every random choice for one batch of B crops (arrays of length B unless stated);
+    ``frames``: the batch's crop length (None: the maker's longest)."""
 
     cut: np.ndarray          # index into the dataset's cuts
     label: np.ndarray        # class index (speed copies are their own classes)
@@ -106,13 +141,15 @@ class BatchPlan:
     reverb: np.ndarray       # RIR index, -1 = none
     additive: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # kind -> (idx [B, K] -1 = unused, offset
     # fraction [B, K], snr dB [B]); a row with idx[:, 0] == -1 gets none of that kind
+    frames: int | None = None
 
 
 def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray, speed_labels: np.ndarray,
-              need: int, aug: AugmentConfig | None, aug_sizes: dict[str, int]) -> dict[str, Any]:
+              need: int | np.ndarray, aug: AugmentConfig | None, aug_sizes: dict[str, int]) -> dict[str, Any]:
     """The random choices for n crops of cuts of ``lengths`` [n] (frames or samples) with class
-    ``labels`` [n] and speed-copy classes ``speed_labels`` [factors, n]: the :class:`BatchPlan`
-    fields but ``cut`` (label, speed, start, reverb, additive), drawn from ``rng`` in a fixed order."""
+    ``labels`` [n] and speed-copy classes ``speed_labels`` [factors, n], each consuming ``need``
+    (one or [n]) at speed 1: the :class:`BatchPlan` fields but ``cut`` and ``frames`` (label, speed,
+    start, reverb, additive), drawn from ``rng`` in a fixed order."""
     n = len(lengths)
     speed = np.ones(n)
     label = labels
@@ -160,14 +197,14 @@ class _EpochShare:
 class CropSampler(_EpochShare, Sampler[BatchPlan]):
     """Yields the batch plans of one epoch for one rank (see the module docstring).
 
-    lengths: usable length of each cut in frames (stored) or samples (audio);
-    need: the length a crop consumes at speed 1."""
+    lengths: usable length of each cut in frames (stored) or samples (audio), in ``crop.unit``;
+    crop: the crop lengths (every cut is at least ``crop.need`` long)."""
 
     def __init__(self, lengths: np.ndarray, labels: np.ndarray, speed_labels: np.ndarray, batch_size: int,
-                 need: int, augment: AugmentConfig | None, aug_sizes: dict[str, int], epoch_size: int | None,
+                 crop: CropLengths, augment: AugmentConfig | None, aug_sizes: dict[str, int], epoch_size: int | None,
                  seed: int, epoch: int, rank: int, world_size: int):
         self.lengths, self.labels, self.speed_labels = lengths, labels, speed_labels
-        self.need, self.augment, self.aug_sizes = need, augment, aug_sizes
+        self.crop, self.augment, self.aug_sizes = crop, augment, aug_sizes
         self.seed, self.epoch, self.rank = seed, epoch, rank
         self._share(epoch_size if epoch_size is not None else len(lengths), world_size, batch_size)
 
@@ -179,30 +216,32 @@ class CropSampler(_EpochShare, Sampler[BatchPlan]):
 
     def _plan_epoch(self) -> dict[str, Any]:
         cut = self._order()
+        frames = self.crop.per_batch(self.seed, self.epoch, len(self))
+        need = frames[np.minimum(np.arange(len(cut)) // self.batch_size, len(self) - 1)] * self.crop.unit
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, 1])
-        plan = draw_plan(rng, self.lengths[cut], self.labels[cut], self.speed_labels[:, cut], self.need,
+        plan = draw_plan(rng, self.lengths[cut], self.labels[cut], self.speed_labels[:, cut], need,
                          self.augment, self.aug_sizes)
-        return dict(cut=cut, **plan)
+        return dict(cut=cut, frames=frames, **plan)
 
     def __iter__(self) -> Iterator[BatchPlan]:
         plan = self._plan_epoch()
         for b in range(len(self)):
             s = slice(b * self.batch_size, (b + 1) * self.batch_size)
             yield BatchPlan(plan["cut"][s], plan["label"][s], plan["speed"][s], plan["start"][s], plan["reverb"][s],
-                            {k: (i[s], o[s], snr[s]) for k, (i, o, snr) in plan["additive"].items()})
+                            {k: (i[s], o[s], snr[s]) for k, (i, o, snr) in plan["additive"].items()},
+                            int(plan["frames"][b]))
 
 
 class CropMaker:
     """Executes a :class:`BatchPlan` on the plan's cuts: ``make(plan, cuts)`` ->
-    ``(feats [B, crop_frames, F] float32 or a CropBatch, labels [B] int64)``; ``plan.cut`` is
-    not used (the caller resolved it into ``cuts``)."""
+    ``(feats [B, frames, F] float32 or a CropBatch, labels [B] int64)``, ``frames`` the plan's
+    (default ``crop_frames``); ``plan.cut`` is not used (the caller resolved it into ``cuts``)."""
 
     def __init__(self, crop_frames: int, fbank_config: dict[str, Any], augment: AugmentConfig | None,
                  fbank_on_device: bool = False):
         self.crop_frames, self.augment, self.fbank_on_device = crop_frames, augment, fbank_on_device
         self.fbank_config = fbank_config
         self.hop = int(round(fbank_config["frame_shift"] * fbank_config["sampling_rate"]))
-        self.crop_samples = crop_frames * self.hop
         self.sources: dict[str, list] = {}
         if augment is not None:
             if augment.rirs is not None:
@@ -214,16 +253,18 @@ class CropMaker:
                     raise VibError(f"augmentation '{kind}': its manifest has no recordings")
 
     def make(self, plan: BatchPlan, cuts: list) -> tuple[torch.Tensor | CropBatch, torch.Tensor]:
-        feats = self._stored_crops(cuts, plan.start) if self.augment is None else self._augmented(plan, cuts)
+        frames = plan.frames or self.crop_frames
+        feats = (self._stored_crops(cuts, plan.start, frames) if self.augment is None
+                 else self._augmented(plan, cuts, frames))
         return feats, torch.from_numpy(plan.label.astype(np.int64))
 
-    def _stored_crops(self, cuts: list, starts: np.ndarray) -> torch.Tensor:
-        """Stored-feature crops ``[len(cuts), crop_frames, F]`` starting at frames ``starts``."""
+    def _stored_crops(self, cuts: list, starts: np.ndarray, frames: int) -> torch.Tensor:
+        """Stored-feature crops ``[len(cuts), frames, F]`` starting at frames ``starts``."""
         shift = self.fbank_config["frame_shift"]
         out = []
         for cut, start in zip(cuts, starts):
-            crop = cut.truncate(offset=start * shift, duration=self.crop_frames * shift, preserve_id=True)
-            out.append(_fit(crop.load_features(), self.crop_frames))
+            crop = cut.truncate(offset=start * shift, duration=frames * shift, preserve_id=True)
+            out.append(_fit(crop.load_features(), frames))
         return torch.from_numpy(np.stack(out).astype(np.float32))
 
     def _read(self, cut, start: int, length: int) -> np.ndarray:
@@ -243,7 +284,7 @@ class CropMaker:
         start = int(offset_fraction * (recording.num_samples - length))
         return _fit(read_samples(recording, start, length), length)
 
-    def _augmented(self, plan: BatchPlan, cuts: list) -> torch.Tensor | CropBatch:
+    def _augmented(self, plan: BatchPlan, cuts: list, frames: int) -> torch.Tensor | CropBatch:
         """Rows that drew no augmentation come from the stored features (no fbank to compute);
         the others are read as audio, augmented and turned into fbank in one call, here or,
         with ``fbank_on_device``, on the training device (a :class:`CropBatch`)."""
@@ -252,19 +293,18 @@ class CropMaker:
             clean &= idx[:, 0] < 0
         clean &= np.array([cut.has_features for cut in cuts])
         stored_rows, rows = np.flatnonzero(clean), np.flatnonzero(~clean)
-        stored = (self._stored_crops([cuts[i] for i in stored_rows], plan.start[stored_rows] // self.hop)
+        stored = (self._stored_crops([cuts[i] for i in stored_rows], plan.start[stored_rows] // self.hop, frames)
                   if len(stored_rows) else None)
         waves = self._augmented_waves(BatchPlan(
             plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
             {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}),
-            [cuts[i] for i in rows]) if len(rows) else None
+            [cuts[i] for i in rows], frames * self.hop) if len(rows) else None
         batch = CropBatch(len(cuts), torch.from_numpy(stored_rows), stored, torch.from_numpy(rows),
-                          None if waves is None else torch.from_numpy(waves), self.fbank_config, self.crop_frames)
+                          None if waves is None else torch.from_numpy(waves), self.fbank_config, frames)
         return batch if self.fbank_on_device else batch.to("cpu")
 
-    def _augmented_waves(self, plan: BatchPlan, cuts: list) -> np.ndarray:
-        """The augmented audio crops ``[B, crop_samples]`` of ``plan`` on ``cuts``."""
-        n = self.crop_samples
+    def _augmented_waves(self, plan: BatchPlan, cuts: list, n: int) -> np.ndarray:
+        """The augmented audio crops ``[B, n]`` (samples) of ``plan`` on ``cuts``."""
         waves = np.empty((len(cuts), n), dtype=np.float32)
         for row, (cut, start, speed) in enumerate(zip(cuts, plan.start, plan.speed)):
             if speed == 1.0:
@@ -375,12 +415,14 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, crop_frames: int = 200,
+def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int,
+                       crop_frames: int | Sequence[int] = 200,
                        augment: dict[str, Any] | None = None, epoch_size: int | None = None, num_workers: int = 0,
                        seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1,
                        pin_memory: bool = False, fbank_on_device: bool = False,
                        shuffle_buffer: int = 1000) -> DataLoader:
-    """A DataLoader over ``source`` yielding ``(feats FloatTensor[B, crop_frames, F], labels LongTensor[B])``.
+    """A DataLoader over ``source`` yielding ``(feats FloatTensor[B, T, F], labels LongTensor[B])``,
+    T = ``crop_frames`` or, for ``crop_frames = [MIN, MAX]``, each batch's length drawn from MIN..MAX.
 
     ``source``: a cut manifest with stored fbank (e.g. ``fbank/train/cuts.jsonl.gz``), read at
     random through a compact index, or a shard dir (:mod:`vib.data.shards`), read front to back
@@ -388,8 +430,8 @@ def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, 
     ``augment``: None reads stored features; a dict (see :mod:`vib.data.augment`) reads
     audio, augments it and computes fbank on the fly. ``epoch_size``: crops per epoch over
     all ranks (default: one per usable cut); the last partial batch is dropped. Cuts
-    shorter than a crop (at the largest speed factor) are skipped, counted, and listed in
-    ``<source dir>/too_short_for_crop<crop_frames>``; ``spk2id`` must hold every speaker
+    shorter than the longest crop (at the largest speed factor) are skipped, counted, and listed in
+    ``<source dir>/too_short_for_crop<longest crop>``; ``spk2id`` must hold every speaker
     (and ``<spk>_sp<factor>`` for each speed factor). Call :func:`set_loader_epoch` before
     each epoch on the same loader (a manifest's workers persist across epochs). ``pin_memory``
     (CUDA training) makes host-to-GPU copies asynchronous. ``fbank_on_device``: workers hand
@@ -400,9 +442,9 @@ def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, 
         raise VibError(f"missing cut manifest or shard dir '{source}'")
     if not 0 <= rank < world_size:
         raise VibError(f"rank {rank} is outside world size {world_size}")
-    if batch_size < 1 or crop_frames < 1 or shuffle_buffer < 1:
-        raise VibError(f"batch_size, crop_frames and shuffle_buffer must be positive, got {batch_size}, "
-                       f"{crop_frames}, {shuffle_buffer}")
+    if batch_size < 1 or shuffle_buffer < 1:
+        raise VibError(f"batch_size and shuffle_buffer must be positive, got {batch_size}, {shuffle_buffer}")
+    crop = CropLengths.of(crop_frames)
     aug = parse_augment_config(augment) if augment is not None else None
     where = Path(source) if sharded else Path(source).parent
     fbank_config = read_fbank_config(where)
@@ -430,28 +472,31 @@ def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int, 
         if name not in spk2id:
             raise VibError(f"class '{name}' of {source} is not in spk2id "
                            f"(build it with build_spk2id(source, speed_factors={list(factors)}))")
-    lengths, need = (frames, crop_frames) if aug is None else (samples, crop_frames * hop)
-    longest = max((1.0, *factors))
-    min_length = int(np.ceil(need * longest))
+    if aug is None:
+        lengths = frames
+    else:
+        lengths, crop = samples, CropLengths(crop.shortest, crop.longest, hop)
+    min_length = int(np.ceil(crop.need * max((1.0, *factors))))
     usable = lengths >= min_length
     if not usable.all():
-        _report_short(where, [(ids[int(i)], float(durations[i])) for i in np.flatnonzero(~usable)], crop_frames, rank)
+        _report_short(where, [(ids[int(i)], float(durations[i])) for i in np.flatnonzero(~usable)], crop.longest,
+                      rank)
     if not usable.any():
-        raise VibError(f"{source}: no cut is long enough for a crop of {crop_frames} frames")
-    maker = CropMaker(crop_frames, fbank_config, aug, fbank_on_device)
+        raise VibError(f"{source}: no cut is long enough for a crop of {crop.longest} frames")
+    maker = CropMaker(crop.longest, fbank_config, aug, fbank_on_device)
     aug_sizes = {k: len(v) for k, v in maker.sources.items()}
     total = epoch_size if epoch_size is not None else int(usable.sum())
     workers = dict(num_workers=num_workers, worker_init_fn=_worker_init if num_workers > 0 else None,
                    pin_memory=pin_memory)
     if shards is not None:
-        stream = ShardCropStream(shards.shards, spk2id, factors, maker, batch_size, need, min_length, aug_sizes,
+        stream = ShardCropStream(shards.shards, spk2id, factors, maker, batch_size, crop, min_length, aug_sizes,
                                  total, min(shuffle_buffer, max(1, int(usable.sum()) // (world_size * max(1, num_workers)))),
                                  seed, epoch, rank, world_size)
         # workers start anew each epoch, so that they see the epoch that set_loader_epoch set
         return DataLoader(stream, batch_size=None, persistent_workers=False, **workers)
     rows = np.flatnonzero(usable)
     labels, speed_labels = _class_labels([s for s, ok in zip(speakers, usable) if ok], spk2id, factors)
-    sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, need, aug, aug_sizes, epoch_size,
+    sampler = CropSampler(lengths[usable], labels, speed_labels, batch_size, crop, aug, aug_sizes, epoch_size,
                           seed, epoch, rank, world_size)
     return DataLoader(CropDataset(index, rows, maker), sampler=sampler, batch_size=None,
                       persistent_workers=num_workers > 0, **workers)
@@ -475,10 +520,10 @@ class ShardCropStream(_EpochShare, IterableDataset):
     epoch, world size and worker count (not the same stream for another worker count)."""
 
     def __init__(self, shards: list[Shard], spk2id: dict[str, int], factors: tuple[float, ...], maker: CropMaker,
-                 batch_size: int, need: int, min_length: int, aug_sizes: dict[str, int], epoch_size: int,
+                 batch_size: int, crop: CropLengths, min_length: int, aug_sizes: dict[str, int], epoch_size: int,
                  buffer: int, seed: int, epoch: int, rank: int, world_size: int):
         self.shards, self.spk2id, self.factors, self.maker = shards, spk2id, factors, maker
-        self.need, self.min_length, self.aug_sizes = need, min_length, aug_sizes
+        self.crop, self.min_length, self.aug_sizes = crop, min_length, aug_sizes
         self.buffer, self.seed, self.epoch, self.rank = buffer, seed, epoch, rank
         self._share(epoch_size, world_size, batch_size)
 
@@ -527,12 +572,14 @@ class ShardCropStream(_EpochShare, IterableDataset):
         cuts = self._shuffled(self._cuts(self.rank * workers + worker, self.world_size * workers),
                               np.random.default_rng([self.seed, self.epoch, self.rank, worker, 2]))
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, 1])
-        for _ in range(worker, len(self), workers):
+        frames = self.crop.per_batch(self.seed, self.epoch, len(self))
+        for b in range(worker, len(self), workers):
             batch = list(itertools.islice(cuts, self.batch_size))
             labels, speed_labels = self._labels(batch)
             lengths = np.array([self._length(cut) for cut in batch], dtype=np.int64)
-            plan = draw_plan(rng, lengths, labels, speed_labels, self.need, self.maker.augment, self.aug_sizes)
-            yield self.maker.make(BatchPlan(cut=np.arange(len(batch)), **plan), batch)
+            plan = draw_plan(rng, lengths, labels, speed_labels, int(frames[b]) * self.crop.unit, self.maker.augment,
+                             self.aug_sizes)
+            yield self.maker.make(BatchPlan(cut=np.arange(len(batch)), frames=int(frames[b]), **plan), batch)
 
 
 def _report_short(where: Path, short: list, crop_frames: int, rank: int) -> None:

@@ -76,5 +76,5 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["EXTRACTOR_OPTIONS", "Extractor", "LOGVAR_BOUND", "MODELS", "POOLINGS", "bound_logvar", "build_model",
-           "count_parameters"]
+__all__ = ["DEFAULT_MODEL", "EXTRACTOR_OPTIONS", "Extractor", "LOGVAR_BOUND", "MODELS", "POOLINGS", "bound_logvar",
+           "build_model", "count_parameters"]
