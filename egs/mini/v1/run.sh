@@ -25,9 +25,11 @@ systems="softmax aam vib"
 seeds=0                      # one training run per seed and system: exp/<system>_s<seed>
 train_jobs=3                 # runs trained side by side (threads split between them)
 bootstrap=1000               # speaker resamples for the 95 % intervals of RESULTS.md (0: none)
+short_durations="1.0 2.0"    # short-segment conditions: the test cuts cut to their first D seconds (none: "")
+up_variance_scale=1e-3       # plda+up: the VIB variances are scaled by this (chosen on dev_trials: TUNING.md)
 exp=exp                      # experiment dir: <exp>/<system>_s<seed> (another one for a tuning run)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N] [--exp DIR]
-Stages: 0 corpus, 1 data dirs + manifests, 2 fbank, 3 training, 4 embeddings, 5 scoring, 6 calibration, 7 RESULTS.md"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N] [--short-durations '1.0 2.0'] [--up-variance-scale X] [--exp DIR]
+Stages: 0 corpus, 1 data dirs + manifests, 2 fbank (+ short-segment test sets), 3 training, 4 embeddings, 5 scoring, 6 calibration, 7 RESULTS.md"
 . utils/parse_options.sh
 
 
@@ -42,6 +44,8 @@ case $corpus_size in
   *) echo "$0: --corpus-size must be default or tiny, got '$corpus_size'" >&2; exit 1 ;;
 esac
 runs=$(for sys in $systems; do for seed in $seeds; do echo -n "${sys}_s$seed "; done; done)
+# short-segment test sets: test_<D>s (the enrollment side of their trials stays whole)
+short_sets=$(for d in $short_durations; do echo -n "test_$(printf %g "$d")s "; done)
 start_time=$(date +%s)
 
 # Stage 0: corpus/ - wav/<spk>/*.wav, data/{train,dev,test} Kaldi dirs with trials, musan/, RIRS_NOISES/.
@@ -64,11 +68,18 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     --musan "$corpus/musan" --rirs "$corpus/RIRS_NOISES" data/aug
 fi
 
-# Stage 2: fbank/{train,dev,test}: 80-dim log-mel fbank (lilcom) and cuts pointing at it.
+# Stage 2: fbank/{train,dev,test}: 80-dim log-mel fbank (lilcom) and cuts pointing at it;
+# fbank/test_<D>s: the first D seconds of every test cut (the same features), data/test_<D>s/trials.
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: fbank features"
   for x in train dev test; do
     steps/compute_fbank.sh --cmd "$train_cmd" --nj "$nj" data/$x fbank/$x
+  done
+  for d in $short_durations; do
+    x=test_$(printf %g "$d")s
+    [ fbank/$x/cuts.jsonl.gz -nt fbank/test/cuts.jsonl.gz ] && [ data/$x/trials -nt data/test/trials ] && continue
+    log "stage 2: $x: the test cuts cut to $d s"
+    vib-truncate-cuts --duration "$d" --trials data/test/trials=data/$x/trials fbank/test fbank/$x
   done
 fi
 
@@ -100,13 +111,16 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   trap - EXIT
 fi
 
-# Stage 4: exp/<run>/xvectors_{train,dev,test}: xvector.{ark,scp}, quality.{ark,scp} (log duration,
-# VIB mean log-variance), spk_xvector.*, num_utts.ark.
+# Stage 4: exp/<run>/xvectors_{train,dev,test,test_<D>s}: xvector.{ark,scp}, quality.{ark,scp}
+# (log duration, VIB mean log-variance), spk_xvector.*, num_utts.ark; from a VIB extractor also
+# its variances xvector_var.{ark,scp} (but for train), which the PLDA back-end then propagates.
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   for run in $runs; do
-    for x in train dev test; do
+    variance=$(vib-model-info --field variance $exp/$run)
+    for x in train dev test $short_sets; do
       log "stage 4: $run embeddings of $x"
-      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" $exp/$run fbank/$x $exp/$run/xvectors_$x
+      steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" --write-var $([ $x = train ] && echo false || echo $variance) \
+        $exp/$run fbank/$x $exp/$run/xvectors_$x
     done
   done
 fi
@@ -115,13 +129,20 @@ fi
 # cosine: training mean removed, cosine; with the training speakers' mean vectors as
 # cohort also adaptive s-norm (scores_asnorm, metrics_asnorm.json: back-end cosine+asnorm);
 # plda: training mean, LDA, length norm, PLDA (Kaldi's egs/voxceleb/v2 chain), trained once
-# per run in exp/<run>/xvectors_train/.
+# per run in exp/<run>/xvectors_train/; for a VIB run also PLDA with its variances propagated
+# (scores_up, metrics_up.json: back-end plda+up; variances scaled by --up-variance-scale). The
+# short-segment lists test_<D>s_trials enroll with the whole test utterances.
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   for x in dev test; do
     lists=${x}_lists
     log "stage 5: scoring $runs on ${!lists}"
-    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train $exp train $x \
-      $(for list in ${!lists}; do echo $list=data/$x/${list#${x}_}; done)
+    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train \
+      --variance-scale $up_variance_scale $exp train $x $(for list in ${!lists}; do echo $list=data/$x/${list#${x}_}; done)
+  done
+  for x in $short_sets; do
+    log "stage 5: scoring $runs on ${x}_trials"
+    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train --enroll-set test \
+      --variance-scale $up_variance_scale $exp train $x ${x}_trials=data/$x/trials
   done
 fi
 
@@ -135,17 +156,36 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
 fi
 
 # Stage 7: RESULTS.md (system x back-end x list; mean +- std over seeds, intervals, the paper's
-# comparisons, calibration) and det.png (test_trials, seed ${seeds%% *}). A RESULTS.md newer than
-# every metrics file is kept.
+# comparisons, plda+up vs plda, calibration, the VIB variance against duration), det.png
+# (test_trials, seed ${seeds%% *}) and uncertainty.png. A RESULTS.md newer than every metrics file is kept.
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
-  log "stage 7: RESULTS.md and det.png"
-  steps/make_results.sh --systems "$systems" --seeds "$seeds" --backends "$backends" \
-    --lists "$test_lists $dev_lists" --calibrated-lists "$test_lists" --bootstrap "$bootstrap" \
-    --trials "$([ "$bootstrap" -eq 0 ] || for list in $test_lists; do echo -n "$list=data/test/${list#test_} "; done)" \
+  log "stage 7: RESULTS.md, det.png and uncertainty.png"
+  short_lists=$(for x in $short_sets; do echo -n "${x}_trials "; done)
+  var_systems=$(for sys in $systems; do
+                  [ "$(vib-model-info --field variance $exp/${sys}_s${seeds%% *})" = false ] || echo -n "$sys "; done)
+  # the VIB variance against duration: every seed in the table, the first one in the plot
+  uncertainty=
+  if [ -n "$var_systems" ]; then
+    sets=$(for sys in $var_systems; do for seed in $seeds; do for x in test $short_sets; do
+             echo -n "${sys}_s$seed/$x=scp:$exp/${sys}_s$seed/xvectors_$x/quality.scp "; done; done; done)
+    first=$(for x in test $short_sets; do echo -n "${var_systems%% *}_s${seeds%% *}/$x,"; done)
+    uncertainty=$(vib-uncertainty-report --plot uncertainty.png --plot-sets "$first" \
+      --title "VIB variance on the test utterances (${var_systems%% *}, seed ${seeds%% *})" $sets)
+  fi
+  steps/make_results.sh --systems "$systems" --seeds "$seeds" --backends "$backends${var_systems:+ plda+up}" \
+    --backend-systems "${var_systems:+plda+up=$(echo $var_systems | tr " " ",")}" --compare-backends "${var_systems:+plda+up:plda}" \
+    --lists "$test_lists $short_lists$dev_lists" --calibrated-lists "$test_lists" --calibrated-backends "$backends" \
+    --bootstrap "$bootstrap" \
+    --trials "$([ "$bootstrap" -eq 0 ] || for list in $test_lists $short_lists; do
+                x=${list%_trials*}; echo -n "$list=data/$x/${list#${x}_} "; done)" \
     --compare "$([ "$bootstrap" -eq 0 ] || for pair in vib:aam vib:softmax aam:softmax; do
                  [[ " $systems " != *" ${pair%:*} "* || " $systems " != *" ${pair#*:} "* ]] || echo -n "$pair "; done)" \
     --fingerprint "python -m local.mini_corpus.fingerprint $corpus" \
     --title "egs/mini/v1 results" --command "$_cmdline" --started $start_time \
-    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)" \
+    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)${short_sets:+; short-segment lists $short_lists(the test side cut to ${short_durations// / s, } s, the enrollment side whole)}" \
+    --note "${uncertainty:+
+### The VIB variance against duration (test utterances; uncertainty.png)
+
+$uncertainty}" \
     $exp data/test/trials .
 fi
