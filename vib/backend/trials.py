@@ -41,6 +41,10 @@ def _read_text(rxfilename: str) -> str:
         raise VibError(f"{rxfilename}: not a text file (byte {err.start} is not UTF-8 text)") from None
 
 
+_ASCII_SPACE = np.zeros(256, dtype=bool)  # byte -> is it one of str.split()'s ASCII separators
+_ASCII_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+
+
 def _columns(text: str) -> tuple[int, list[list[str]]] | None:
     """(fields per line, columns) when every non-blank line of ``text`` has the same number of
     ASCII-whitespace-separated fields, else None. Counts fields per line on the raw bytes with
@@ -48,7 +52,7 @@ def _columns(text: str) -> tuple[int, list[list[str]]] | None:
     if not text.strip():
         return None
     raw = np.frombuffer(text.encode(), dtype=np.uint8)
-    space = np.isin(raw, np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8))
+    space = _ASCII_SPACE[raw]
     starts = np.flatnonzero(~space & np.r_[True, space[:-1]])  # first byte of each field
     newlines = np.flatnonzero(raw == 10)
     per_line = np.bincount(np.searchsorted(newlines, starts), minlength=newlines.size + 1)
