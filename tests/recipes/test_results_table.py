@@ -115,8 +115,10 @@ def test_a_backend_of_some_systems_and_paired_comparisons_of_backends(tmp_path, 
     assert main(["--paths"] + common + [str(tmp_path)]) == 0
     assert [line.split()[:3] for line in capsys.readouterr().out.splitlines()] == [
         ["l", "plda", "aam"], ["l", "plda", "vib"], ["l", "plda+up", "vib"]]
-    with pytest.raises(VibError, match="--backend-systems: 'sys9' is not one of"):
+    with pytest.raises(VibError, match="--backend-systems: 'sys9' is not one of --systems"):
         main(common[:-1] + ["plda+up=sys9", str(tmp_path)])
+    with pytest.raises(VibError, match="--backend-systems: 'vib' is not one of --backends"):
+        main(common[:-1] + ["vib=aam", str(tmp_path)])
     with pytest.raises(VibError, match="--compare-backends: expected B:A pairs of --backends"):
         main(common + ["--trials", f"l={data}/trials", "--compare-backends", "plda:cosine", str(tmp_path)])
 

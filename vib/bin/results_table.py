@@ -223,9 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     systems, backends, lists, seeds = split(opts.systems), split(opts.backends), split(opts.lists), split(opts.seeds)
     only = {b: split(v) for b, v in name_value_pairs(opts.backend_systems, "--backend-systems").items()}
-    unknown = next((x for b, v in only.items() for x in (b, *v) if x not in backends + systems), None)
+    unknown = next(([b, "--backends"] for b in only if b not in backends), None) or \
+        next(([x, "--systems"] for v in only.values() for x in v if x not in systems), None)
     if unknown is not None:
-        raise VibError(f"--backend-systems: '{unknown}' is not one of --backends / --systems")
+        raise VibError(f"--backend-systems: '{unknown[0]}' is not one of {unknown[1]}")
     if opts.paths:
         for trial_list, backend, system in table_rows(systems, backends, lists, only):
             for r in run_dirs(system, seeds):

@@ -21,6 +21,7 @@ drawn there, per batch (see the class).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -108,13 +109,13 @@ class CropLengths:
     unit: int = 1
 
     @classmethod
-    def of(cls, crop_frames: int | Sequence[int], unit: int = 1) -> "CropLengths":
+    def of(cls, crop_frames: int | Sequence[int]) -> "CropLengths":
         """From ``train.crop_frames``: N or [MIN, MAX]; anything else is an error naming it."""
         value = [crop_frames] if isinstance(crop_frames, int) else list(crop_frames)
         if len(value) not in (1, 2) or not all(isinstance(v, int) and v >= 1 for v in value) or value[0] > value[-1]:
             raise VibError(f"crop_frames must be a positive number of frames or [MIN, MAX] with 1 <= MIN <= MAX, "
                            f"got {crop_frames!r}")
-        return cls(value[0], value[-1], unit)
+        return cls(value[0], value[-1])
 
     @property
     def need(self) -> int:
@@ -475,7 +476,7 @@ def build_train_loader(source: str, spk2id: dict[str, int], *, batch_size: int,
     if aug is None:
         lengths = frames
     else:
-        lengths, crop = samples, CropLengths(crop.shortest, crop.longest, hop)
+        lengths, crop = samples, dataclasses.replace(crop, unit=hop)
     min_length = int(np.ceil(crop.need * max((1.0, *factors))))
     usable = lengths >= min_length
     if not usable.all():
