@@ -1,0 +1,149 @@
+"""``prepare_real_speech``: an evaluation set of real recorded voices from Debian packages.
+
+    python -m local.real_speech.prepare --cache ~/debs real_speech/
+
+fetches the packages with ``apt-get download`` into ``--cache`` (kept for the next run), unpacks
+them there with ``dpkg-deb -x`` and writes ``<out>/wav/<speaker>/<utt>.wav`` (16 kHz, 16-bit),
+``<out>/data``: a Kaldi data dir (``wav.scp``, ``utt2spk``, ``spk2utt``, ``text``, ``utt2lang``)
+with ``trials`` (every target pair and ``--nontarget-ratio`` times as many sampled non-target
+pairs; Kaldi form, and ``trials.txt`` in VoxCeleb form), and ``<out>/speakers.tsv`` (speaker,
+source package, licence, segments, seconds). Sources: The Ur-Quan Masters' voice actors
+(:mod:`local.real_speech.uqm`). Segments of ``--min-duration`` to ``--max-duration`` s are
+kept (segments without page times are not), at most ``--max-per-speaker`` per speaker (drawn
+with ``--seed``); a clip that does not
+decode is skipped and listed in ``<out>/skipped``. Everything is written under ``<out>.tmp``
+and renamed at the end, so a killed run leaves no half-written set.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import sys
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from local.mini_corpus.splits import make_trials, write_trials
+from local.real_speech.packages import fetch_package, unpack_package
+from local.real_speech.uqm import CONTENT_ZIP, LICENCE, VOICE_ZIP, Segment, uqm_segments
+from vib.data.kaldi_dir import write_kaldi_data_dir
+from vib.errors import VibError
+
+RATE = 16000
+
+
+def speaker_id(actor: str) -> str:
+    """``uqm-<actor>`` in lower case with underscores, e.g. ``uqm-larry_zee``."""
+    return "uqm-" + "_".join(actor.lower().replace(".", "").split())
+
+
+def _audio(voice: zipfile.ZipFile, clip: str) -> tuple[np.ndarray, int]:
+    """A clip of the voice zip as mono float32 samples and their rate."""
+    data, rate = sf.read(io.BytesIO(voice.read(clip)), dtype="float32", always_2d=True)
+    return data.mean(axis=1), rate
+
+
+def _to_16k(x: np.ndarray, rate: int) -> np.ndarray:
+    g = np.gcd(RATE, rate)
+    return x if rate == RATE else resample_poly(x, RATE // g, rate // g).astype(np.float32)
+
+
+def choose_segments(segments: list[Segment], min_duration: float, max_duration: float, max_per_speaker: int,
+                    rng: np.random.Generator) -> dict[str, list[Segment]]:
+    """{speaker id: at most ``max_per_speaker`` of its timed segments of ``min_duration`` to
+    ``max_duration`` s, drawn with ``rng``, in clip order}; speakers with fewer than two are dropped."""
+    pool: dict[str, list[Segment]] = defaultdict(list)
+    for s in segments:
+        if s.end_ms is not None and min_duration <= (s.end_ms - s.start_ms) / 1000 <= max_duration:
+            pool[speaker_id(s.actor)].append(s)
+    chosen = {}
+    for spk in sorted(pool):
+        picks = sorted(rng.choice(len(pool[spk]), size=min(max_per_speaker, len(pool[spk])), replace=False))
+        if len(picks) >= 2:
+            chosen[spk] = [pool[spk][i] for i in picks]
+    return chosen
+
+
+def prepare_real_speech(out_dir: Path, cache: Path, min_duration: float = 1.5, max_duration: float = 8.0,
+                        max_per_speaker: int = 40, nontarget_ratio: float = 10.0, seed: int = 0) -> dict[str, dict]:
+    """Writes the set into ``out_dir`` (see the module doc); returns {speaker: its speakers.tsv fields}."""
+    if not 0 < min_duration <= max_duration or max_per_speaker < 2:
+        raise VibError(f"need 0 < --min-duration <= --max-duration and --max-per-speaker >= 2, got "
+                       f"{min_duration}, {max_duration}, {max_per_speaker}")
+    unpacked = {name: unpack_package(fetch_package(name, cache), cache / "unpacked" / name)
+                for name in ("uqm-voice", "uqm-content")}
+    rng = np.random.default_rng(seed)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    wav_scp, utt2spk, text, info, skipped = {}, {}, {}, {}, []
+    with zipfile.ZipFile(unpacked["uqm-voice"] / VOICE_ZIP) as voice, \
+            zipfile.ZipFile(unpacked["uqm-content"] / CONTENT_ZIP) as content:
+        chosen = choose_segments(uqm_segments(voice, content), min_duration, max_duration, max_per_speaker, rng)
+        clips: dict[str, tuple[np.ndarray, int] | None] = {}
+        for spk, segments in chosen.items():
+            seconds, kept = 0.0, 0
+            for s in segments:
+                if s.clip not in clips:
+                    try:
+                        clips[s.clip] = _audio(voice, s.clip)
+                    except Exception as err:  # a clip that does not decode: listed, not fatal
+                        clips[s.clip] = None
+                        skipped.append(f"{s.clip}\t{type(err).__name__}: {err}")
+                if clips[s.clip] is None:
+                    continue
+                audio, rate = clips[s.clip]
+                wave = _to_16k(audio[s.start_ms * rate // 1000:s.end_ms * rate // 1000], rate)
+                if not min_duration <= len(wave) / RATE <= max_duration:  # the clip ends before its page times
+                    continue
+                utt = f"{spk}-{Path(s.clip).stem}-{s.page:02d}"
+                path = tmp / "wav" / spk / f"{utt}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(path, np.clip(wave, -1.0, 1.0), RATE, subtype="PCM_16")
+                wav_scp[utt] = str((out_dir / "wav" / spk / f"{utt}.wav").resolve())
+                utt2spk[utt], text[utt] = spk, s.text or "-"
+                seconds, kept = seconds + len(wave) / RATE, kept + 1
+            info[spk] = {"package": "uqm-voice", "licence": LICENCE, "segments": kept, "seconds": round(seconds, 1)}
+    if len(info) < 2:
+        raise VibError(f"only {len(info)} speaker(s) with segments of {min_duration}-{max_duration} s; need 2")
+    data = tmp / "data"
+    write_kaldi_data_dir(data, wav_scp, utt2spk, extra={"text": text, "utt2lang": {u: "en" for u in utt2spk}})
+    write_trials(data, "trials", make_trials(utt2spk, {spk: "en" for spk in info}, nontarget_ratio, rng))
+    with open(tmp / "speakers.tsv", "w") as f:
+        f.write("speaker\tpackage\tlicence\tsegments\tseconds\n")
+        f.writelines(f"{spk}\t{v['package']}\t{v['licence']}\t{v['segments']}\t{v['seconds']}\n" for spk, v in info.items())
+    (tmp / "skipped").write_text("".join(line + "\n" for line in skipped))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.real_speech.prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", required=True, type=Path, help="where the .deb files are kept and unpacked")
+    parser.add_argument("--min-duration", type=float, default=1.5, help="shortest segment kept (s)")
+    parser.add_argument("--max-duration", type=float, default=8.0, help="longest segment kept (s)")
+    parser.add_argument("--max-per-speaker", type=int, default=40, help="segments drawn per speaker")
+    parser.add_argument("--nontarget-ratio", type=float, default=10.0, help="non-target trials per target trial")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        info = prepare_real_speech(args.out_dir, args.cache, args.min_duration, args.max_duration,
+                                   args.max_per_speaker, args.nontarget_ratio, args.seed)
+    except VibError as err:
+        print(f"local.real_speech.prepare: ERROR: {err}", file=sys.stderr)
+        return 1
+    total = sum(v["seconds"] for v in info.values())
+    print(f"local.real_speech.prepare: {len(info)} speakers, {sum(v['segments'] for v in info.values())} segments, "
+          f"{total / 60:.1f} min -> {args.out_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
