@@ -44,8 +44,9 @@ def _make_recipe_copy(dest: Path) -> Path:
 
 
 def _run(recipe: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    real = [] if "--real-speech" in args else ["--real-speech", "false"]  # never fetched by the tests
     return subprocess.run(["bash", str(recipe / "run.sh"), "--corpus-size", "tiny", "--conf-dir", "conf_tiny",
-                           "--short-durations", "1.0", *args], cwd=recipe, capture_output=True, text=True,
+                           "--short-durations", "1.0", *real, *args], cwd=recipe, capture_output=True, text=True,
                           timeout=900, **kwargs)
 
 
@@ -53,12 +54,21 @@ def _run(recipe: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 def recipe(tmp_path_factory) -> Path:
     """The tiny recipe run once, killed during training of the first system, then re-run to the end."""
     recipe = _make_recipe_copy(tmp_path_factory.mktemp("mini") / "v1")
-    out = _run(recipe, "--stop-stage", "2")
+    # the real-speech set's packages cannot be fetched (a stub apt-get): --real-speech auto skips it
+    stub = recipe.parent / "no_apt"
+    stub.mkdir()
+    (stub / "apt-get").write_text('#!/bin/sh\necho "E: Unable to locate package $2" >&2\nexit 100\n')
+    (stub / "apt-get").chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}"}
+    out = _run(recipe, "--stop-stage", "2", "--real-speech", "auto", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert ("stage 2: skipping the real-speech set (--real-speech auto): local.real_speech.prepare: ERROR: package "
+            "'uqm-voice' is not available") in out.stderr
+    assert not (recipe / "data/real").exists() and not (recipe / "fbank/real").exists()
 
     # Start training, SIGKILL the whole run once the first checkpoint exists, then re-run.
     proc = subprocess.Popen(["bash", str(recipe / "run.sh"), "--stage", "3", "--corpus-size", "tiny",
-                             "--conf-dir", "conf_tiny", "--short-durations", "1.0"], cwd=recipe, stdout=subprocess.DEVNULL,
+                             "--conf-dir", "conf_tiny", "--short-durations", "1.0", "--real-speech", "false"], cwd=recipe, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     first = recipe / "exp/softmax_s0/checkpoints"
     deadline = time.time() + 300
@@ -173,6 +183,13 @@ def test_rerun_redoes_nothing(recipe):
 def test_bad_option_is_a_clear_error(recipe):
     out = _run(recipe, "--corpus-size", "huge")
     assert out.returncode != 0 and "--corpus-size must be default or tiny" in out.stderr
+    out = _run(recipe, "--real-speech", "maybe")
+    assert out.returncode != 0 and "--real-speech must be auto, true or false, got 'maybe'" in out.stderr
+    # asked for explicitly, a real-speech set whose packages cannot be fetched stops the run, naming the package
+    env = {**os.environ, "PATH": f"{recipe.parent / 'no_apt'}{os.pathsep}{os.environ['PATH']}"}
+    out = _run(recipe, "--stage", "2", "--stop-stage", "2", "--real-speech", "true", env=env)
+    assert out.returncode != 0 and "ERROR: the real-speech set: local.real_speech.prepare: ERROR: package 'uqm-voice'" \
+        in out.stderr
 
 
 @pytest.mark.slow

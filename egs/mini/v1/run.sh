@@ -27,9 +27,12 @@ train_jobs=3                 # runs trained side by side (threads split between 
 bootstrap=1000               # speaker resamples for the 95 % intervals of RESULTS.md (0: none)
 short_durations="1.0 2.0"    # short-segment conditions: the test cuts cut to their first D seconds (none: "")
 up_variance_scale=1e-3       # plda+up: the VIB variances are scaled by this (chosen on dev_trials: TUNING.md)
+real_speech=auto             # the out-of-domain real-speech set data/real (local/real_speech): true | false |
+                             # auto (skipped, saying why, when its Debian packages cannot be fetched)
+real_speech_cache=corpus/debs  # where its packages are downloaded and unpacked (kept)
 exp=exp                      # experiment dir: <exp>/<system>_s<seed> (another one for a tuning run)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N] [--short-durations '1.0 2.0'] [--up-variance-scale X] [--exp DIR]
-Stages: 0 corpus, 1 data dirs + manifests, 2 fbank (+ short-segment test sets), 3 training, 4 embeddings, 5 scoring, 6 calibration, 7 RESULTS.md"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--corpus-size default|tiny] [--conf-dir DIR] [--systems 'a b'] [--seeds '0 1 2'] [--train-jobs N] [--bootstrap N] [--short-durations '1.0 2.0'] [--up-variance-scale X] [--real-speech auto|true|false] [--real-speech-cache DIR] [--exp DIR]
+Stages: 0 corpus, 1 data dirs + manifests, 2 fbank (+ short-segment test sets, real-speech set), 3 training, 4 embeddings, 5 scoring, 6 calibration, 7 RESULTS.md"
 . utils/parse_options.sh
 
 
@@ -46,6 +49,10 @@ esac
 runs=$(for sys in $systems; do for seed in $seeds; do echo -n "${sys}_s$seed "; done; done)
 # short-segment test sets: test_<D>s (the enrollment side of their trials stays whole)
 short_sets=$(for d in $short_durations; do echo -n "test_$(printf %g "$d")s "; done)
+case $real_speech in auto|true|false) ;; *) die "--real-speech must be auto, true or false, got '$real_speech'" ;; esac
+real_set() {  # "real" when the real-speech set is in use and its features exist
+  [ "$real_speech" = false ] || [ ! -f fbank/real/cuts.jsonl.gz ] || echo real
+}
 start_time=$(date +%s)
 
 # Stage 0: corpus/ - wav/<spk>/*.wav, data/{train,dev,test} Kaldi dirs with trials, musan/, RIRS_NOISES/.
@@ -69,7 +76,8 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
 fi
 
 # Stage 2: fbank/{train,dev,test}: 80-dim log-mel fbank (lilcom) and cuts pointing at it;
-# fbank/test_<D>s: the first D seconds of every test cut (the same features), data/test_<D>s/trials.
+# fbank/test_<D>s: the first D seconds of every test cut (the same features), data/test_<D>s/trials;
+# data/real, fbank/real: the real-speech set (corpus/real_speech, packages cached in --real-speech-cache).
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: fbank features"
   for x in train dev test; do
@@ -81,6 +89,21 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     log "stage 2: $x: the test cuts cut to $d s"
     vib-truncate-cuts --duration "$d" --trials data/test/trials=data/$x/trials fbank/test fbank/$x
   done
+  # data/real, fbank/real: real voices from Debian packages, scored as an out-of-domain list
+  if [ "$real_speech" != false ]; then
+    if [ -f data/real/trials ] || python -m local.real_speech.prepare --cache "$real_speech_cache" corpus/real_speech \
+         2> corpus/real_speech.log; then
+      if [ ! -f data/real/trials ]; then
+        rm -rf data/real.tmp && cp -r corpus/real_speech/data data/real.tmp && rm -rf data/real && mv data/real.tmp data/real
+      fi
+      [ data/real/cuts.jsonl.gz -nt data/real/wav.scp ] || vib-kaldi-to-lhotse --nj "$nj" data/real
+      steps/compute_fbank.sh --cmd "$train_cmd" --nj "$nj" data/real fbank/real
+    elif [ "$real_speech" = true ]; then
+      die "the real-speech set: $(tail -n 1 corpus/real_speech.log)"
+    else
+      log "stage 2: skipping the real-speech set (--real-speech auto): $(tail -n 1 corpus/real_speech.log)"
+    fi
+  fi
 fi
 
 # Stage 3: exp/<system>_s<seed>/final.pt for each system and seed (checkpoints every epoch; resumes).
@@ -117,7 +140,7 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   for run in $runs; do
     variance=$(vib-model-info --field variance $exp/$run)
-    for x in train dev test $short_sets; do
+    for x in train dev test $short_sets $(real_set); do
       log "stage 4: $run embeddings of $x"
       steps/extract_embeddings.sh --cmd "$train_cmd" --nj "$nj" --write-var $([ $x = train ] && echo false || echo $variance) \
         $exp/$run fbank/$x $exp/$run/xvectors_$x
@@ -144,6 +167,11 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train --enroll-set test \
       --variance-scale $up_variance_scale $exp train $x ${x}_trials=data/$x/trials
   done
+  for x in $(real_set); do
+    log "stage 5: scoring $runs on real_trials (out of domain)"
+    steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train \
+      --variance-scale $up_variance_scale $exp train real real_trials=data/real/trials
+  done
 fi
 
 # Stage 6: calibration trained on dev_trials, applied to the test lists: exp/<run>/scores_*_<list>/llr*
@@ -161,6 +189,7 @@ fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   log "stage 7: RESULTS.md, det.png and uncertainty.png"
   short_lists=$(for x in $short_sets; do echo -n "${x}_trials "; done)
+  real_lists=$(for x in $(real_set); do echo -n "${x}_trials "; done)
   var_systems=$(for sys in $systems; do
                   [ "$(vib-model-info --field variance $exp/${sys}_s${seeds%% *})" = false ] || echo -n "$sys "; done)
   # the VIB variance against duration: every seed in the table, the first one in the plot
@@ -174,15 +203,15 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   fi
   steps/make_results.sh --systems "$systems" --seeds "$seeds" --backends "$backends${var_systems:+ plda+up}" \
     --backend-systems "${var_systems:+plda+up=$(echo $var_systems | tr " " ",")}" --compare-backends "${var_systems:+plda+up:plda}" \
-    --lists "$test_lists $short_lists$dev_lists" --calibrated-lists "$test_lists" --calibrated-backends "$backends" \
+    --lists "$test_lists $short_lists$real_lists$dev_lists" --calibrated-lists "$test_lists" --calibrated-backends "$backends" \
     --bootstrap "$bootstrap" \
-    --trials "$([ "$bootstrap" -eq 0 ] || for list in $test_lists $short_lists; do
+    --trials "$([ "$bootstrap" -eq 0 ] || for list in $test_lists $short_lists $real_lists; do
                 x=${list%_trials*}; echo -n "$list=data/$x/${list#${x}_} "; done)" \
     --compare "$([ "$bootstrap" -eq 0 ] || for pair in vib:aam vib:softmax aam:softmax; do
                  [[ " $systems " != *" ${pair%:*} "* || " $systems " != *" ${pair#*:} "* ]] || echo -n "$pair "; done)" \
     --fingerprint "python -m local.mini_corpus.fingerprint $corpus" \
     --title "egs/mini/v1 results" --command "$_cmdline" --started $start_time \
-    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)${short_sets:+; short-segment lists $short_lists(the test side cut to ${short_durations// / s, } s, the enrollment side whole)}" \
+    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)${short_sets:+; short-segment lists $short_lists(the test side cut to ${short_durations// / s, } s, the enrollment side whole)}$([ -z "$(real_set)" ] || echo "; real_trials: out of domain, $(wc -l < data/real/spk2utt) voice actors of The Ur-Quan Masters from Debian packages (local/real_speech), $(wc -l < data/real/trials) trials")" \
     --note "${uncertainty:+
 ### The VIB variance against duration (test utterances; uncertainty.png)
 
