@@ -60,7 +60,12 @@ class ExtractOptions:
 
 def load_network(model_path: str | Path, device: str | torch.device = "cpu") -> Extractor:
     """The extractor from ``final.pt`` (or any epoch checkpoint), in eval mode."""
-    state = ckpt.load(model_path, require=("model", "config"))
+    return network_of(ckpt.load(model_path, require=("model", "config")), model_path).to(device).eval()
+
+
+def network_of(state: dict, model_path: str | Path) -> Extractor:
+    """The extractor of a loaded checkpoint ``state`` (``model`` weights, ``config``) read from
+    ``model_path`` (named in errors), on the CPU."""
     config = state["config"]
     if not isinstance(config, dict) or not all(isinstance(config.get(k), dict) for k in ("model", "head")):
         raise VibError(f"'{model_path}': its config has no 'model' and 'head' sections")
@@ -70,7 +75,7 @@ def load_network(model_path: str | Path, device: str | torch.device = "cpu") -> 
     except (RuntimeError, TypeError, ValueError) as err:
         first = str(err).strip().splitlines()[0]
         raise VibError(f"'{model_path}': its weights do not fit its config: {first}") from None
-    return model.to(device).eval()
+    return model
 
 
 def piece_bounds(num_frames: int, chunk_frames: int) -> list[tuple[int, int]]:

@@ -77,6 +77,8 @@ class SpeakerExtractor:
     # --- audio -> features -> embeddings --------------------------------------------------
     def _samples(self, audio: Audio, sample_rate: int | None, channel: int | None, name: str) -> np.ndarray:
         """Mono float32 samples at the model's rate of a file path or an array ([S] or [S, C])."""
+        from vib.data.audio import resample
+
         if isinstance(audio, (str, Path)):
             data, rate = _read_audio(str(audio), name)
             if sample_rate is not None and sample_rate != rate:
@@ -94,11 +96,7 @@ class SpeakerExtractor:
         if channel is not None and not 0 <= channel < data.shape[1]:
             raise VibError(f"{name}: no channel {channel} (it has {data.shape[1]})")
         samples = data[:, channel or 0]
-        if rate != self.sample_rate:
-            from scipy.signal import resample_poly
-
-            g = math.gcd(rate, self.sample_rate)
-            samples = resample_poly(samples, self.sample_rate // g, rate // g).astype(np.float32)
+        samples = resample(samples, rate, self.sample_rate)
         if len(samples) < MIN_SECONDS * self.sample_rate:
             raise VibError(f"{name}: {len(samples) / self.sample_rate:.3f} s of audio; at least {MIN_SECONDS} s "
                            f"is needed for an embedding")

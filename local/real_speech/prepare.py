@@ -17,7 +17,6 @@ and renamed at the end, so a killed run leaves no half-written set.
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import sys
 import zipfile
@@ -26,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from local.mini_corpus.splits import make_trials, write_trials
 from local.real_speech.packages import fetch_package, unpack_package
 from local.real_speech.uqm import CONTENT_ZIP, LICENCE, VOICE_ZIP, Segment, uqm_segments
+from vib.data.audio import BadAudio, decode_audio, resample
 from vib.data.kaldi_dir import write_kaldi_data_dir
 from vib.errors import VibError
 
@@ -40,17 +39,6 @@ RATE = 16000
 def speaker_id(actor: str) -> str:
     """``uqm-<actor>`` in lower case with underscores, e.g. ``uqm-larry_zee``."""
     return "uqm-" + "_".join(actor.lower().replace(".", "").split())
-
-
-def _audio(voice: zipfile.ZipFile, clip: str) -> tuple[np.ndarray, int]:
-    """A clip of the voice zip as mono float32 samples and their rate."""
-    data, rate = sf.read(io.BytesIO(voice.read(clip)), dtype="float32", always_2d=True)
-    return data.mean(axis=1), rate
-
-
-def _to_16k(x: np.ndarray, rate: int) -> np.ndarray:
-    g = np.gcd(RATE, rate)
-    return x if rate == RATE else resample_poly(x, RATE // g, rate // g).astype(np.float32)
 
 
 def choose_segments(segments: list[Segment], min_duration: float, max_duration: float, max_per_speaker: int,
@@ -84,20 +72,20 @@ def prepare_real_speech(out_dir: Path, cache: Path, min_duration: float = 1.5, m
     with zipfile.ZipFile(unpacked["uqm-voice"] / VOICE_ZIP) as voice, \
             zipfile.ZipFile(unpacked["uqm-content"] / CONTENT_ZIP) as content:
         chosen = choose_segments(uqm_segments(voice, content), min_duration, max_duration, max_per_speaker, rng)
-        clips: dict[str, tuple[np.ndarray, int] | None] = {}
         for spk, segments in chosen.items():
             seconds, kept = 0.0, 0
+            clips: dict[str, tuple[np.ndarray, int] | None] = {}  # a race's clips are one actor's: decoded once
             for s in segments:
                 if s.clip not in clips:
                     try:
-                        clips[s.clip] = _audio(voice, s.clip)
-                    except Exception as err:  # a clip that does not decode: listed, not fatal
+                        clips[s.clip] = decode_audio(voice.read(s.clip), s.clip)
+                    except (BadAudio, zipfile.BadZipFile) as err:  # a clip that does not decode: listed, not fatal
                         clips[s.clip] = None
                         skipped.append(f"{s.clip}\t{type(err).__name__}: {err}")
                 if clips[s.clip] is None:
                     continue
                 audio, rate = clips[s.clip]
-                wave = _to_16k(audio[s.start_ms * rate // 1000:s.end_ms * rate // 1000], rate)
+                wave = resample(audio[s.start_ms * rate // 1000:s.end_ms * rate // 1000], rate, RATE)
                 if not min_duration <= len(wave) / RATE <= max_duration:  # the clip ends before its page times
                     continue
                 utt = f"{spk}-{Path(s.clip).stem}-{s.page:02d}"

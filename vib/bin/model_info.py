@@ -6,7 +6,7 @@ from typing import Sequence
 
 from vib import checkpoint as ckpt
 from vib.cli import make_parser, run
-from vib.extract import load_network
+from vib.extract import network_of
 from vib.heads import DEFAULT_HEAD
 from vib.models import DEFAULT_MODEL, count_parameters
 
@@ -22,8 +22,8 @@ FIELDS = ("trunk", "embedding-dim", "head", "variance", "parameters")
 def model_info(path: str) -> dict[str, str]:
     """The :data:`FIELDS` of the extractor in checkpoint ``path`` (a dir means its final.pt)."""
     model_path = Path(path) / "final.pt" if Path(path).is_dir() else Path(path)
-    network = load_network(model_path)
-    config = ckpt.load(model_path, require=("config",))["config"]
+    state = ckpt.load(model_path, require=("model", "config"))
+    network, config = network_of(state, model_path), state["config"]
     return {"trunk": str(config["model"].get("type", DEFAULT_MODEL)), "embedding-dim": str(network.embed_dim),
             "head": str(config["head"].get("type", DEFAULT_HEAD)),
             "variance": "true" if network.logvar is not None else "false",

@@ -1,6 +1,7 @@
 """vib-uncertainty-report: how a VIB extractor's predicted variance varies with duration."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from vib.backend.vectors import load_vectors
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| set | utterances | median duration (s) | mean sigma^2 | corr(ln duration, mean ln sigma^2) |")
     print("|---|---:|---:|---:|---:|")
     for name, s in stats.items():
-        corr = "n/a (one duration)" if s.correlation != s.correlation else f"{s.correlation:+.3f}"
+        corr = "n/a (one duration)" if math.isnan(s.correlation) else f"{s.correlation:+.3f}"
         print(f"| {name} | {s.count} | {s.median_duration:.2f} | {s.mean_var:.4f} | {corr} |")
     return 0
 

@@ -12,6 +12,7 @@ would pad up to 0.5 s by reflection) is an error, never padded into "valid" audi
 from __future__ import annotations
 
 import io
+import math
 import os
 import subprocess
 from dataclasses import dataclass
@@ -83,13 +84,24 @@ def probe_audio(wav_value: str) -> AudioInfo:
     return info
 
 
-def _decode(data: bytes) -> tuple[np.ndarray, int]:
-    """Channel 0 of encoded audio bytes, float32, and the sampling rate."""
+def decode_audio(data: bytes, what: str = "command output") -> tuple[np.ndarray, int]:
+    """Channel 0 of encoded audio bytes, float32, and the sampling rate; bytes that are not
+    audio are :class:`BadAudio` naming ``what`` they are."""
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise BadAudio(f"command output is not readable audio ({err})") from err
+        raise BadAudio(f"{what} is not readable audio ({err})") from err
     return samples[:, 0], rate
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``samples`` [S] at ``rate`` Hz as float32 at ``target`` Hz (polyphase; unchanged when equal)."""
+    if rate == target:
+        return samples
+    from scipy.signal import resample_poly  # here: scipy.signal costs 1.7 s to import
+
+    g = math.gcd(rate, target)
+    return resample_poly(samples, target // g, rate // g).astype(np.float32)
 
 
 def read_samples(recording, start: int, num_samples: int | None = None) -> np.ndarray:
@@ -107,7 +119,7 @@ def read_samples(recording, start: int, num_samples: int | None = None) -> np.nd
                           dtype="float32", always_2d=True)
         samples = data[:, 0]
     elif source.type == "command":
-        whole, rate = _decode(run_audio_command(source.source))
+        whole, rate = decode_audio(run_audio_command(source.source))
         if rate != recording.sampling_rate:
             raise BadAudio(f"command output has sampling rate {rate}, the manifest says {recording.sampling_rate}")
         if abs(whole.shape[0] - recording.num_samples) > LENGTH_TOLERANCE_S * rate:

@@ -190,8 +190,9 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   log "stage 7: RESULTS.md, det.png and uncertainty.png"
   short_lists=$(for x in $short_sets; do echo -n "${x}_trials "; done)
   real_lists=$(for x in $(real_set); do echo -n "${x}_trials "; done)
+  # systems whose runs have VIB variances (stage 4 wrote them; stage 5 scored plda+up where they are)
   var_systems=$(for sys in $systems; do
-                  [ "$(vib-model-info --field variance $exp/${sys}_s${seeds%% *})" = false ] || echo -n "$sys "; done)
+                  [ ! -f $exp/${sys}_s${seeds%% *}/xvectors_test/xvector_var.scp ] || echo -n "$sys "; done)
   # the VIB variance against duration: every seed in the table, the first one in the plot
   uncertainty=
   if [ -n "$var_systems" ]; then
