@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass
+from pathlib import Path
 
+from local.real_speech.source import Segment, Source, speaker_id
 from vib.errors import VibError
 
 VOICE_ZIP = "usr/share/games/uqm/content/addons/uqm-0.8.0-voice.uqm"
@@ -49,20 +50,8 @@ ACTORS = {  # race dir -> actor (credits.txt, above)
     "syreen": "Madeleine Wild", "vux": "Madeleine Wild", "umgah": "Larry Zee", "melnorme": "Larry Zee",
     "urquan": "Larry Zee",
 }
+PREFIX = "uqm"
 _KEY = re.compile(r"^#\((?P<key>[^)]+)\)\s*(?P<rest>.*)$")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of one clip: ``start_ms`` / ``end_ms`` (None: to the clip's end) and its text."""
-
-    actor: str
-    race: str
-    clip: str          # member of the voice zip
-    page: int          # 0-based subtitle page (the segment's index in its clip)
-    start_ms: int
-    end_ms: int | None
-    text: str
 
 
 def parse_conversation(text: str) -> dict[str, tuple[str, list[str]]]:
@@ -96,7 +85,8 @@ def parse_timestamps(text: str, where: str) -> dict[str, list[int]]:
 
 
 def uqm_segments(voice: zipfile.ZipFile, content: zipfile.ZipFile | None) -> list[Segment]:
-    """Every subtitle-page segment of the credited races' clips, in race and clip order."""
+    """Every subtitle-page segment of the credited races' clips, in race and clip order; a
+    segment is named ``<race>-NNN-<page>`` and is English."""
     names = set(voice.namelist())
     segments = []
     for race in sorted(ACTORS):
@@ -110,17 +100,42 @@ def uqm_segments(voice: zipfile.ZipFile, content: zipfile.ZipFile | None) -> lis
             continue
         ts_name = folder + f"{race}.ts"
         times = parse_timestamps(voice.read(ts_name).decode("latin-1"), ts_name) if ts_name in names else {}
+        actor = ACTORS[race]
         for key, (clip, pages) in parse_conversation(conv.decode("latin-1")).items():
             member = folder + clip
             if member not in names:
                 continue
             durations = times.get(key, [])
+            stem = Path(clip).stem
             if not durations:
-                segments.append(Segment(ACTORS[race], race, member, 0, 0, None, " ".join(pages)))
+                segments.append(Segment(speaker_id(PREFIX, actor), actor, "en", member, f"{stem}-00", 0, None,
+                                        " ".join(pages)))
                 continue
             start = 0
             for page, ms in enumerate(durations):
-                segments.append(Segment(ACTORS[race], race, member, page, start, start + ms,
-                                        pages[page] if page < len(pages) else ""))
+                segments.append(Segment(speaker_id(PREFIX, actor), actor, "en", member, f"{stem}-{page:02d}", start,
+                                        start + ms, pages[page] if page < len(pages) else ""))
                 start += ms
     return segments
+
+
+class UqmSource(Source):
+    """The actors' segments, read from the voice pack's zip (held open until ``close``)."""
+
+    packages = ("uqm-voice", "uqm-content")
+    licence = LICENCE
+
+    def __init__(self, unpacked: dict[str, Path]) -> None:
+        super().__init__(unpacked)
+        self._voice = zipfile.ZipFile(unpacked["uqm-voice"] / VOICE_ZIP)
+        self._content = zipfile.ZipFile(unpacked["uqm-content"] / CONTENT_ZIP)
+
+    def segments(self) -> list[Segment]:
+        return uqm_segments(self._voice, self._content)
+
+    def read(self, clip: str) -> bytes:
+        return self._voice.read(clip)
+
+    def close(self) -> None:
+        self._voice.close()
+        self._content.close()

@@ -40,6 +40,8 @@ corpus=corpus                 # generated audio, Kaldi data dirs, trials, noise 
 # Trial lists, <set>_<list>: configs and the calibration are chosen on dev; test is reported.
 test_lists="test_trials test_trials_hard"
 dev_lists="dev_trials dev_trials_hard"
+# the real-speech set's: all its speakers, and non-targets within one language only
+real_lists="real_trials real_trials_same_lang"
 backends="cosine cosine+asnorm plda"  # X+NORM: score-normalised X (see vib-results-table)
 case $corpus_size in
   default) corpus_opts= ;;
@@ -91,9 +93,9 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   done
   # data/real, fbank/real: real voices from Debian packages, scored as an out-of-domain list
   if [ "$real_speech" != false ]; then
-    if [ -f data/real/trials ] || python -m local.real_speech.prepare --cache "$real_speech_cache" corpus/real_speech \
-         2> corpus/real_speech.log; then
-      if [ ! -f data/real/trials ]; then
+    if [ -f data/real/trials_same_lang ] || python -m local.real_speech.prepare --cache "$real_speech_cache" \
+         corpus/real_speech 2> corpus/real_speech.log; then
+      if [ ! -f data/real/trials_same_lang ]; then  # not yet made, or made before the same-language list
         rm -rf data/real.tmp && cp -r corpus/real_speech/data data/real.tmp && rm -rf data/real && mv data/real.tmp data/real
       fi
       [ data/real/cuts.jsonl.gz -nt data/real/wav.scp ] || vib-kaldi-to-lhotse --nj "$nj" data/real
@@ -168,9 +170,9 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       --variance-scale $up_variance_scale $exp train $x ${x}_trials=data/$x/trials
   done
   for x in $(real_set); do
-    log "stage 5: scoring $runs on real_trials (out of domain)"
+    log "stage 5: scoring $runs on $real_lists (out of domain)"
     steps/score_systems.sh --cmd "$train_cmd" --systems "$runs" --train-data data/train \
-      --variance-scale $up_variance_scale $exp train real real_trials=data/real/trials
+      --variance-scale $up_variance_scale $exp train real $(for list in $real_lists; do echo $list=data/real/${list#real_}; done)
   done
 fi
 
@@ -189,7 +191,7 @@ fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   log "stage 7: RESULTS.md, det.png and uncertainty.png"
   short_lists=$(for x in $short_sets; do echo -n "${x}_trials "; done)
-  real_lists=$(for x in $(real_set); do echo -n "${x}_trials "; done)
+  [ -n "$(real_set)" ] || real_lists=
   # systems whose runs have VIB variances (stage 4 wrote them; stage 5 scored plda+up where they are)
   var_systems=$(for sys in $systems; do
                   [ ! -f $exp/${sys}_s${seeds%% *}/xvectors_test/xvector_var.scp ] || echo -n "$sys "; done)
@@ -204,7 +206,7 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   fi
   steps/make_results.sh --systems "$systems" --seeds "$seeds" --backends "$backends${var_systems:+ plda+up}" \
     --backend-systems "${var_systems:+plda+up=$(echo $var_systems | tr " " ",")}" --compare-backends "${var_systems:+plda+up:plda}" \
-    --lists "$test_lists $short_lists$real_lists$dev_lists" --calibrated-lists "$test_lists" --calibrated-backends "$backends" \
+    --lists "$test_lists $short_lists$real_lists${real_lists:+ }$dev_lists" --calibrated-lists "$test_lists" --calibrated-backends "$backends" \
     --bootstrap "$bootstrap" \
     --trials "$([ "$bootstrap" -eq 0 ] || for list in $test_lists $short_lists $real_lists; do
                 x=${list%_trials*}; echo -n "$list=data/$x/${list#${x}_} "; done)" \
@@ -212,7 +214,7 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
                  [[ " $systems " != *" ${pair%:*} "* || " $systems " != *" ${pair#*:} "* ]] || echo -n "$pair "; done)" \
     --fingerprint "python -m local.mini_corpus.fingerprint $corpus" \
     --title "egs/mini/v1 results" --command "$_cmdline" --started $start_time \
-    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)${short_sets:+; short-segment lists $short_lists(the test side cut to ${short_durations// / s, } s, the enrollment side whole)}$([ -z "$(real_set)" ] || echo "; real_trials: out of domain, $(wc -l < data/real/spk2utt) voice actors of The Ur-Quan Masters from Debian packages (local/real_speech), $(wc -l < data/real/trials) trials")" \
+    --info "Corpus: $(wc -l < data/train/spk2utt) training classes; $(wc -l < data/dev/spk2utt) dev and $(wc -l < data/test/spk2utt) test speakers; test $(wc -l < data/test/trials) / $(wc -l < data/test/trials_hard) trials, dev $(wc -l < data/dev/trials) / $(wc -l < data/dev/trials_hard) (main / hard)${short_sets:+; short-segment lists $short_lists(the test side cut to ${short_durations// / s, } s, the enrollment side whole)}$([ -z "$(real_set)" ] || echo "; real_trials: out of domain, $(wc -l < data/real/spk2utt) speakers of recorded speech in $(cut -d' ' -f2 data/real/utt2lang | sort -u | wc -l) languages from Debian packages (local/real_speech: $(grep -c '^uqm-' data/real/spk2utt) voice actors of The Ur-Quan Masters, $(grep -c '^tux-' data/real/spk2utt) narrators of Tux Paint), $(wc -l < data/real/trials) trials; real_trials_same_lang: its non-targets within one language only, $(wc -l < data/real/trials_same_lang) trials")" \
     --note "${uncertainty:+
 ### The VIB variance against duration (test utterances; uncertainty.png)
 
