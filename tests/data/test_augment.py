@@ -1,10 +1,12 @@
 """Waveform augmentation against direct references, and the augmentation config."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from vib.data.augment import add_at_snr, parse_augment_config, reverberate, speed_perturb
+from vib.data.augment import add_at_snr, band_limit, g711, parse_augment_config, reverberate, speed_perturb
 from vib.errors import VibError
 
 
@@ -43,6 +45,50 @@ def test_speed_perturbation_scales_length_and_frequency(factor):
     assert abs(peak - f0 * factor) < 2.0
 
 
+@pytest.mark.parametrize("law", ["mulaw", "alaw"])
+def test_g711_is_bit_exact_with_the_reference_coder(law):
+    """Every 16-bit sample through our G.711 equals Python's audioop (the ITU-T reference
+    coder in C) coding and decoding it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = pytest.importorskip("audioop", reason="audioop (Python < 3.13) is the reference G.711 coder")
+    pcm = np.arange(-32768, 32768, dtype=np.int16)
+    encode, decode = {"mulaw": (audioop.lin2ulaw, audioop.ulaw2lin), "alaw": (audioop.lin2alaw, audioop.alaw2lin)}[law]
+    reference = np.frombuffer(decode(encode(pcm.tobytes(), 2), 2), dtype=np.int16)
+    np.testing.assert_array_equal(np.round(g711(pcm / 32768.0, law) * 32768.0).astype(np.int16), reference)
+
+
+@pytest.mark.parametrize("law", ["mulaw", "alaw"])
+def test_g711_has_256_levels_and_decoded_values_code_to_themselves(law):
+    wave = np.linspace(-1.2, 1.2, 200001).astype(np.float32)
+    coded = g711(wave, law)
+    levels = {"mulaw": 255, "alaw": 256}[law]  # 8 bits; mu-law's +0 and -0 decode alike
+    assert len(np.unique(coded)) == levels and np.all(np.diff(coded) >= 0)  # monotone
+    np.testing.assert_array_equal(g711(coded, law), coded)
+    quiet = wave[np.abs(wave) < 0.01]
+    assert np.max(np.abs(g711(quiet, law) - quiet)) < 5e-4  # fine steps near zero: companding
+    with pytest.raises(VibError, match="unknown G.711 law 'gsm'"):
+        g711(wave, "gsm")
+
+
+def test_band_limiting_through_8_khz_keeps_the_telephone_band_only():
+    sr = 16000
+    t = np.arange(sr) / sr
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
+    out = band_limit((low + high).astype(np.float32), sr, 8000)
+    assert out.shape == (sr,) and out.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(out[1000:-1000] * np.hanning(sr - 2000)))
+    freqs = np.fft.rfftfreq(sr - 2000, 1 / sr)
+    assert spectrum[freqs > 4000].max() < 1e-3 * spectrum.max()  # nothing above 4 kHz
+    np.testing.assert_allclose(out[1000:-1000], low[1000:-1000], atol=0.01)  # 1 kHz passes
+
+
+def test_channel_config():
+    aug = parse_augment_config({"channel": {"prob": 0.25, "rate": 8000, "codecs": ["alaw", "none"]}})
+    assert (aug.channel_prob, aug.channel_rate, aug.channel_codecs) == (0.25, 8000, ("alaw", "none"))
+    assert parse_augment_config({}).channel_prob == 0.0
+
+
 @pytest.mark.parametrize("config,message", [
     ({"nois": {}}, "unknown augmentation"),
     ({"noise": {"prob": 0.5, "recordings": "{m}", "snr": [0, 15], "level": 3}}, "unknown key"),
@@ -52,6 +98,9 @@ def test_speed_perturbation_scales_length_and_frequency(factor):
     ({"speed": {"prob": 0.5}}, "needs factors"),
     ({"speed": {"prob": 0.5, "factors": [1.0, 1.1]}}, "not 1"),
     ({"reverb": {"prob": 0.5}}, "give the path"),
+    ({"channel": {"prob": 0.5, "codecs": ["mulaw", "gsm"]}}, r"codecs some of \['mulaw', 'alaw', 'none'\]"),
+    ({"channel": {"prob": 0.5, "rate": 0}}, "rate must be positive"),
+    ({"channel": {"prob": 0.5, "codec": ["mulaw"]}}, "unknown key"),
 ])
 def test_bad_augmentation_configs(tmp_path, config, message):
     manifest = tmp_path / "noise.jsonl.gz"

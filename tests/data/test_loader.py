@@ -197,6 +197,38 @@ def test_unaugmented_crops_of_an_augmented_stream_are_the_stored_features(fbank_
     assert not np.allclose(feats[1].numpy(), stored, atol=0.02)  # reverberated: computed from audio
 
 
+def test_the_channel_is_drawn_last_and_applied_after_the_noise(fbank_corpus, augment_manifests):
+    """A config without the channel draws the plan it drew before (the channel comes last); a
+    crop that drew it is the band-limited, G.711-coded audio (its fbank: computed from it)."""
+    from vib.data.augment import band_limit, g711, parse_augment_config
+    from vib.data.loader import draw_plan
+    rng_args = dict(lengths=np.full(50, 40000), labels=np.arange(50), speed_labels=np.zeros((0, 50), int),
+                    need=32000, aug_sizes={"reverb": 3, "noise": 4})
+    aug = _full_aug(augment_manifests)
+    for kind in ("speed", "music", "babble"):
+        aug.pop(kind)
+    before = draw_plan(np.random.default_rng(0), aug=parse_augment_config(aug), **rng_args)
+    channel = {"prob": 0.5, "codecs": ["mulaw", "alaw", "none"]}
+    after = draw_plan(np.random.default_rng(0), aug=parse_augment_config({**aug, "channel": channel}), **rng_args)
+    for key in ("label", "speed", "start", "reverb"):
+        np.testing.assert_array_equal(before[key], after[key])
+    np.testing.assert_array_equal(before["additive"]["noise"][0], after["additive"]["noise"][0])
+    assert np.all(before["channel"] == -1) and set(after["channel"]) == {-1, 0, 1, 2}
+    spk2id = build_spk2id(_cuts(fbank_corpus))
+    dataset = build_train_loader(_cuts(fbank_corpus), spk2id, batch_size=2,
+                                 augment={"channel": {"prob": 1.0, "codecs": ["alaw"]}}).dataset
+    plan = BatchPlan(cut=np.array([0, 5]), label=np.array([0, 1]), speed=np.ones(2), start=np.array([0, 160 * 3]),
+                     reverb=np.array([-1, -1]), additive={}, channel=np.array([-1, 0]))
+    feats, _ = dataset[plan]
+    np.testing.assert_array_equal(feats[0].numpy(), dataset.cut(0).load_features()[:200])  # no channel: stored
+    assert not np.allclose(feats[1].numpy(), dataset.cut(5).load_features()[3:203], atol=0.05)
+    maker, n = dataset.maker, 200 * dataset.maker.hop
+    one = BatchPlan(cut=np.array([5]), label=np.array([1]), speed=np.ones(1), start=np.array([160 * 3]),
+                    reverb=np.array([-1]), additive={}, channel=np.array([0]))
+    expected = g711(band_limit(maker._read(dataset.cut(5), 160 * 3, n), 16000, 8000), "alaw")
+    np.testing.assert_array_equal(maker._augmented_waves(one, [dataset.cut(5)], n)[0], expected)
+
+
 def test_persistent_workers_reused_across_epochs_equal_fresh_loaders(fbank_corpus, augment_manifests):
     spk2id = build_spk2id(_cuts(fbank_corpus), speed_factors=(0.9, 1.1))
     kwargs = dict(batch_size=4, augment=_full_aug(augment_manifests), epoch_size=8, seed=5, num_workers=2)

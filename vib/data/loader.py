@@ -37,7 +37,8 @@ from lhotse.utils import compute_num_samples
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
 from vib.data.audio import read_samples
-from vib.data.augment import AugmentConfig, add_at_snr, parse_augment_config, reverberate, speed_perturb
+from vib.data.augment import (AugmentConfig, add_at_snr, band_limit, g711, parse_augment_config, reverberate,
+                               speed_perturb)
 from vib.data.cut_index import CutIndex
 from vib.data.features import fbank_extractor, read_fbank_config
 from vib.data.manifests import iter_cuts
@@ -143,6 +144,7 @@ class BatchPlan:
     additive: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # kind -> (idx [B, K] -1 = unused, offset
     # fraction [B, K], snr dB [B]); a row with idx[:, 0] == -1 gets none of that kind
     frames: int | None = None
+    channel: np.ndarray | None = None  # index into the channel codecs, -1 = none (None: no channel at all)
 
 
 def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray, speed_labels: np.ndarray,
@@ -150,7 +152,7 @@ def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray,
     """The random choices for n crops of cuts of ``lengths`` [n] (frames or samples) with class
     ``labels`` [n] and speed-copy classes ``speed_labels`` [factors, n], each consuming ``need``
     (one or [n]) at speed 1: the :class:`BatchPlan` fields but ``cut`` and ``frames`` (label, speed,
-    start, reverb, additive), drawn from ``rng`` in a fixed order."""
+    start, reverb, additive, channel), drawn from ``rng`` in a fixed order."""
     n = len(lengths)
     speed = np.ones(n)
     label = labels
@@ -172,7 +174,10 @@ def draw_plan(rng: np.random.Generator, lengths: np.ndarray, labels: np.ndarray,
         idx = rng.integers(aug_sizes[kind], size=(n, k_max))
         idx[np.arange(k_max)[None, :] >= count[:, None]] = -1
         additive[kind] = (idx, rng.random((n, k_max)), rng.uniform(*source.snr, size=n))
-    return dict(label=label, speed=speed, start=start, reverb=reverb, additive=additive)
+    channel = np.full(n, -1)
+    if aug is not None and aug.channel_prob > 0:  # drawn last: a config without it draws what it did before
+        channel = np.where(rng.random(n) < aug.channel_prob, rng.integers(len(aug.channel_codecs), size=n), -1)
+    return dict(label=label, speed=speed, start=start, reverb=reverb, additive=additive, channel=channel)
 
 
 class _EpochShare:
@@ -230,7 +235,7 @@ class CropSampler(_EpochShare, Sampler[BatchPlan]):
             s = slice(b * self.batch_size, (b + 1) * self.batch_size)
             yield BatchPlan(plan["cut"][s], plan["label"][s], plan["speed"][s], plan["start"][s], plan["reverb"][s],
                             {k: (i[s], o[s], snr[s]) for k, (i, o, snr) in plan["additive"].items()},
-                            int(plan["frames"][b]))
+                            int(plan["frames"][b]), plan["channel"][s])
 
 
 class CropMaker:
@@ -292,14 +297,16 @@ class CropMaker:
         clean = (plan.speed == 1.0) & (plan.reverb < 0)
         for idx, _, _ in plan.additive.values():
             clean &= idx[:, 0] < 0
+        if plan.channel is not None:
+            clean &= plan.channel < 0
         clean &= np.array([cut.has_features for cut in cuts])
         stored_rows, rows = np.flatnonzero(clean), np.flatnonzero(~clean)
         stored = (self._stored_crops([cuts[i] for i in stored_rows], plan.start[stored_rows] // self.hop, frames)
                   if len(stored_rows) else None)
-        waves = self._augmented_waves(BatchPlan(
-            plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
-            {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}),
-            [cuts[i] for i in rows], frames * self.hop) if len(rows) else None
+        augmented = BatchPlan(plan.cut[rows], plan.label[rows], plan.speed[rows], plan.start[rows], plan.reverb[rows],
+                              {k: (i[rows], o[rows], snr[rows]) for k, (i, o, snr) in plan.additive.items()}, frames,
+                              None if plan.channel is None else plan.channel[rows])
+        waves = self._augmented_waves(augmented, [cuts[i] for i in rows], frames * self.hop) if len(rows) else None
         batch = CropBatch(len(cuts), torch.from_numpy(stored_rows), stored, torch.from_numpy(rows),
                           None if waves is None else torch.from_numpy(waves), self.fbank_config, frames)
         return batch if self.fbank_on_device else batch.to("cpu")
@@ -325,6 +332,10 @@ class CropMaker:
                 for k in np.flatnonzero(idx[row] >= 0):
                     noise[j] += self._segment(recordings[idx[row, k]], offsets[row, k], n)
             waves[rows] = add_at_snr(waves[rows], noise, snr[rows])
+        for row in np.flatnonzero(plan.channel >= 0) if plan.channel is not None else ():
+            wave = band_limit(waves[row], self.fbank_config["sampling_rate"], self.augment.channel_rate)
+            codec = self.augment.channel_codecs[plan.channel[row]]
+            waves[row] = wave if codec == "none" else g711(wave, codec)
         return waves
 
 
