@@ -1,10 +1,11 @@
 """The narrators of Tux Paint's stamp descriptions (Debian: tuxpaint-stamps-default, main).
 
 Each stamp ``usr/share/tuxpaint/stamps/<category>/.../<stamp>.png`` may have a spoken
-description per language, ``<stamp>_desc_<lang>.ogg`` (Ogg Vorbis, 44.1 kHz; one clip is one
-segment, e.g. "Una granota." for the frog), and ``<stamp>.txt`` holds the written descriptions
-(first line English, then ``<lang>.utf8=<text>``; the text is today's translation and may
-differ from what was recorded).
+description per language, ``<stamp>_desc_<lang>.ogg`` (Ogg Vorbis, 44.1 kHz but for five
+8-kHz Catalan ones; one clip is one segment, e.g. "Una granota." for the frog), and
+``<stamp>.txt`` holds the written descriptions (first line English, then
+``<lang>.utf8=<text>``; the text is today's translation and may differ from what was
+recorded).
 
 Speakers are the narrators credited in the package's upstream changelog
 (``usr/share/doc/tuxpaint-stamps-default/changelog.gz``), one per language:
