@@ -85,25 +85,25 @@ def add_bool(parser: KaldiArgumentParser, name: str, default: bool, help: str, *
                         help=f"{help} (default: {str(default).lower()})", **kwargs)
 
 
-_main_pid = os.getpid()
-
-
 def _terminated(signum: int, frame) -> None:
-    """SIGTERM in the tool's own process unwinds (temporary outputs are removed); in a forked
-    child (a multiprocessing worker that its pool terminates) it keeps the default: exit at once."""
-    if os.getpid() != _main_pid:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
+    """SIGTERM in the tool's own process unwinds (temporary outputs are removed)."""
     raise SystemExit(128 + signum)
+
+
+def _default_sigterm() -> None:
+    """A forked child (a multiprocessing worker that its pool terminates) gets the default
+    SIGTERM back: the kernel ends it at once, even inside a wait that runs no Python signal
+    handler (a pool worker left waiting on its queue's lock hung Pool.terminate that way)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_sigterm)
 
 
 def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
     """Runs ``main(argv)`` and exits; user errors become one line on stderr and exit 1."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "vib"
     # SIGTERM (kill, a cluster's job limit) unwinds like Ctrl-C, so that temporary outputs are removed.
-    global _main_pid
-    _main_pid = os.getpid()
     signal.signal(signal.SIGTERM, _terminated)
     try:
         status = main(argv)
