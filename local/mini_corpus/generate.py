@@ -26,6 +26,8 @@ import multiprocessing
 import subprocess
 import sys
 import zlib
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Sequence
 
@@ -169,9 +171,12 @@ def prepare_mini(out_dir: Path | str, num_train_donors: int = DEFAULTS["num_trai
     log.info("synthesis: %d train speakers (%d donors x %d warps), %d test and %d dev donors, %d utterances, "
              "%d jobs", len(speakers["train"]), len(train_donors), 1 + len(warps), len(test_donors),
              len(dev_donors), len(all_specs), num_jobs)
-    with multiprocessing.get_context("fork").Pool(max(1, num_jobs)) as pool:
-        kept = list(tqdm(pool.imap(_make_utterance, all_specs, chunksize=8), total=len(all_specs),
-                         desc="synthesis", unit="utt", disable=None))
+    try:  # a worker that dies (killed, out of memory) is an error here; multiprocessing.Pool would hang
+        with ProcessPoolExecutor(max(1, num_jobs), mp_context=multiprocessing.get_context("fork")) as pool:
+            kept = list(tqdm(pool.map(_make_utterance, all_specs, chunksize=8), total=len(all_specs),
+                             desc="synthesis", unit="utt", disable=None))
+    except BrokenProcessPool as err:
+        raise VibError(f"a synthesis worker died ({err}); run again to resume: finished utterances are kept") from err
     dropped = [s.utt for s, text in zip(all_specs, kept) if text is None]
     if dropped:
         log.info("dropped %d near-silent or too-short utterances: %s", len(dropped), " ".join(dropped[:10]))

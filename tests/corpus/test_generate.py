@@ -68,6 +68,27 @@ def test_rerun_resumes_and_refuses_other_options(tiny_corpus, tmp_path):
         prepare_mini(out, **{**TINY_OPTIONS, "utts_per_speaker": 5})
 
 
+def test_a_synthesis_worker_that_dies_is_an_error_not_a_hang(tiny_corpus, tmp_path, monkeypatch):
+    """A worker killed mid-run (out of memory, a cluster's limit) stops the generator with one
+    error; the finished utterances stay for the re-run (the workers are forked: they see the
+    patched synthesize)."""
+    import os
+    from local.mini_corpus import generate
+
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_corpus, out)
+    (out / ".done").unlink()
+    victim = sorted((out / "wav").rglob("*.wav"))[3]
+    victim.unlink()
+    real = generate.synthesize
+    monkeypatch.setattr(generate, "synthesize", lambda spec: os._exit(9) if spec.path == str(victim) else real(spec))
+    with pytest.raises(VibError, match="a synthesis worker died .*run again to resume"):
+        prepare_mini(out, num_jobs=2, **TINY_OPTIONS)
+    monkeypatch.setattr(generate, "synthesize", real)
+    prepare_mini(out, num_jobs=2, **TINY_OPTIONS)
+    assert victim.is_file()
+
+
 def test_splits_are_donor_disjoint_and_warps_only_in_training(tiny_corpus):
     train, test, dev = (read_kaldi_data_dir(tiny_corpus / "data" / split, extra=EXTRA)
                         for split in ("train", "test", "dev"))
