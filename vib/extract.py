@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,7 +309,10 @@ def extract(model_path: str | Path, cuts_path: str | Path, out_dir: str | Path, 
     if nj == 1:
         written = _run_job(jobs[0])
     else:
-        with multiprocessing.get_context("spawn").Pool(nj) as pool:
-            written = sum(pool.map(_run_job, jobs))
+        try:  # a job that dies (killed, out of memory) is an error; multiprocessing.Pool would hang
+            with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as pool:
+                written = sum(pool.map(_run_job, jobs))
+        except BrokenProcessPool as err:
+            raise VibError(f"an extraction job died ({err}); nothing was merged into {out_dir}: run again") from err
     merge_shares(cuts, out_dir, nj, opts)
     return written

@@ -119,6 +119,25 @@ def test_nj_merge_equals_single_job(fbank_dir, model_path, tmp_path):
     assert all(":" in line and "xvector.ark:" in line for line in (tmp_path / "two" / "xvector.scp").read_text().splitlines())
 
 
+def test_an_extraction_job_that_dies_is_an_error_not_a_hang(fbank_dir, model_path, tmp_path, monkeypatch):
+    """A job killed mid-run (out of memory, a cluster's limit) stops extraction with one error
+    and nothing merged; jobs are forked here so that they see the patched extract_job."""
+    import multiprocessing
+    import os
+
+    import vib.extract as extraction
+
+    fork = multiprocessing.get_context("fork")
+    real = extraction.extract_job
+    monkeypatch.setattr(extraction.multiprocessing, "get_context", lambda method: fork)
+    monkeypatch.setattr(extraction, "extract_job",
+                        lambda model, cuts, ark, *rest: os._exit(9) if str(ark).endswith(".2.ark")
+                        else real(model, cuts, ark, *rest))
+    with pytest.raises(VibError, match="an extraction job died .*nothing was merged into .*run again"):
+        extract(model_path, fbank_dir / "cuts.jsonl.gz", tmp_path / "out", nj=2, progress=False)
+    assert not (tmp_path / "out" / "xvector.scp").exists()
+
+
 def test_quality_tables_hold_log_duration_and_mean_log_variance_with_any_nj(fbank_dir, model_path, tmp_path):
     argv = [str(model_path), str(fbank_dir), "--chunk-frames=100", "--progress=false", "--write-quality",
             "--write-var"]
