@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -63,6 +64,27 @@ def choose_segments(segments: list[Segment], min_duration: float, max_duration: 
     return chosen
 
 
+def _waves(source: Source, segments: list[Segment], min_duration: float, max_duration: float,
+           skipped: list[str]) -> Iterator[tuple[Segment, np.ndarray]]:
+    """(segment, its 16-kHz samples) for one speaker's ``segments`` that are still
+    ``min_duration`` to ``max_duration`` s once cut (a clip may end before its page times); each
+    clip is decoded once, and one that does not decode goes to ``skipped``."""
+    clips: dict[str, tuple[np.ndarray, int] | None] = {}
+    for s in segments:
+        if s.clip not in clips:
+            try:
+                clips[s.clip] = decode_audio(source.read(s.clip), s.clip)
+            except (BadAudio, zipfile.BadZipFile) as err:  # does not decode: listed, not fatal
+                clips[s.clip] = None
+                skipped.append(f"{s.clip}\t{type(err).__name__}: {err}")
+        if clips[s.clip] is None:
+            continue
+        audio, rate = clips[s.clip]
+        wave = resample(audio[s.start_ms * rate // 1000:s.end_ms * rate // 1000], rate, RATE)
+        if min_duration <= len(wave) / RATE <= max_duration:
+            yield s, wave
+
+
 def prepare_real_speech(out_dir: Path, cache: Path, sources: tuple[str, ...] = tuple(SOURCES),
                         min_duration: float = 1.5, max_duration: float = 8.0, max_per_speaker: int = 40,
                         nontarget_ratio: float = 10.0, seed: int = 0) -> dict[str, dict]:
@@ -85,20 +107,7 @@ def prepare_real_speech(out_dir: Path, cache: Path, sources: tuple[str, ...] = t
             skipped += source.skipped
             for spk, segments in chosen.items():
                 seconds, kept = 0.0, 0
-                clips: dict[str, tuple[np.ndarray, int] | None] = {}  # one speaker's clips, each decoded once
-                for s in segments:
-                    if s.clip not in clips:
-                        try:
-                            clips[s.clip] = decode_audio(source.read(s.clip), s.clip)
-                        except (BadAudio, zipfile.BadZipFile) as err:  # does not decode: listed, not fatal
-                            clips[s.clip] = None
-                            skipped.append(f"{s.clip}\t{type(err).__name__}: {err}")
-                    if clips[s.clip] is None:
-                        continue
-                    audio, rate = clips[s.clip]
-                    wave = resample(audio[s.start_ms * rate // 1000:s.end_ms * rate // 1000], rate, RATE)
-                    if not min_duration <= len(wave) / RATE <= max_duration:  # the clip ends before its page times
-                        continue
+                for s, wave in _waves(source, segments, min_duration, max_duration, skipped):
                     utt = f"{spk}-{s.name}"
                     path = tmp / "wav" / spk / f"{utt}.wav"
                     path.parent.mkdir(parents=True, exist_ok=True)

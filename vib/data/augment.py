@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from vib.data.audio import resample
 from vib.errors import VibError
 
 ADDITIVE_KINDS = ("noise", "music", "babble")
@@ -164,11 +165,7 @@ _ALAW_SEGMENT_ENDS = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFF
 def band_limit(wave: np.ndarray, rate: int, narrow_rate: int) -> np.ndarray:
     """``wave`` [N] at ``rate`` Hz passed through ``narrow_rate`` Hz (polyphase down and up):
     nothing above narrow_rate / 2 is left. [N] -> [N]."""
-    from scipy.signal import resample_poly  # here: scipy.signal costs 1.7 s to import
-
-    ratio = Fraction(narrow_rate, rate)
-    narrow = resample_poly(wave, ratio.numerator, ratio.denominator)
-    out = resample_poly(narrow, ratio.denominator, ratio.numerator)[: len(wave)]
+    out = resample(resample(wave, rate, narrow_rate), narrow_rate, rate)[: len(wave)]
     return np.pad(out, (0, len(wave) - len(out))).astype(np.float32)
 
 
@@ -181,8 +178,9 @@ def g711(wave: np.ndarray, law: str) -> np.ndarray:
         v = pcm >> 2
         magnitude = np.minimum(np.abs(v), 8159) + 33
         segment = np.sum(magnitude[:, None] > _MULAW_SEGMENT_ENDS[None, :], axis=1)
-        mantissa = np.where(segment >= 8, 0x0F, (magnitude >> (np.minimum(segment, 7) + 1)) & 0x0F)
-        t = ((mantissa << 3) + 0x84) << np.minimum(segment, 7)
+        over, segment = segment >= 8, np.minimum(segment, 7)
+        mantissa = np.where(over, 0x0F, (magnitude >> (segment + 1)) & 0x0F)
+        t = ((mantissa << 3) + 0x84) << segment
         decoded = np.where(v < 0, 0x84 - t, t - 0x84)
     elif law == "alaw":  # 13-bit magnitude (ones' complement below zero), two linear segments first
         v = pcm >> 3
